@@ -1,0 +1,318 @@
+"""ElectraPretrainingConfig: the generator and discriminator configs plus the ELECTRA hyper-parameters.
+
+Spec: original-electra-spec.md §1 (configure_pretraining.py, util/training_utils.py:96-112,
+run_pretraining.py:338-348).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from transformers import ElectraConfig, PreTrainedConfig
+from transformers.configuration_utils import SubConfigSpec
+
+# The original's model sizes (util/training_utils.py:96-112); heads and FFN follow from the hidden size.
+MODEL_SIZES = {
+    "small": {"hidden_size": 256, "num_hidden_layers": 12},
+    "base": {"hidden_size": 768, "num_hidden_layers": 12},
+    "large": {"hidden_size": 1024, "num_hidden_layers": 24},
+}
+
+# Presets in the original's hparam names (spec §1.2). "tiny" is the original's debug transformer
+# (run_pretraining.py:45-49) with the small embedding size.
+PRESETS: dict[str, dict[str, Any]] = {
+    "small": {"model_size": "small", "embedding_size": 128, "generator_hidden_size": 0.25, "mask_prob": 0.15,
+              "max_seq_length": 128},
+    "small++": {"model_size": "small", "embedding_size": 128, "generator_hidden_size": 1.0, "mask_prob": 0.15,
+                "max_seq_length": 128},
+    "base": {"model_size": "base", "embedding_size": 768, "generator_hidden_size": 0.33333, "mask_prob": 0.15,
+             "max_seq_length": 512},
+    "large": {"model_size": "large", "embedding_size": 1024, "generator_hidden_size": 0.25, "mask_prob": 0.25,
+              "max_seq_length": 512},
+    "tiny": {"model_size": "small", "embedding_size": 128, "generator_hidden_size": 0.25, "mask_prob": 0.15,
+             "max_seq_length": 128,
+             "model_hparam_overrides": {"num_hidden_layers": 3, "hidden_size": 144, "intermediate_size": 576,
+                                        "num_attention_heads": 4}},
+}
+
+# Original hparams that configure training, not the model: they belong to ElectraTrainingArguments.
+ORIGINAL_TRAINING_HPARAMS = {
+    "learning_rate": "learning_rate",
+    "lr_decay_power": "lr_decay_power",
+    "weight_decay_rate": "weight_decay",
+    "num_warmup_steps": "warmup_steps",
+    "num_train_steps": "max_steps",
+    "train_batch_size": "per_device_train_batch_size",
+    "eval_batch_size": "per_device_eval_batch_size",
+    "save_checkpoints_steps": "save_steps",
+    "keep_checkpoint_max": "save_total_limit",
+    "num_eval_steps": None,
+    "iterations_per_loop": None,
+    "use_tpu": None,
+    "num_tpu_cores": None,
+    "tpu_job_name": None,
+    "tpu_name": None,
+    "tpu_zone": None,
+    "gcp_project": None,
+    "do_train": "do_train",
+    "do_eval": "do_eval",
+    "model_name": None,
+    "data_dir": None,
+    "pretrain_tfrecords": None,
+    "vocab_file": None,
+    "model_dir": "output_dir",
+    "results_txt": None,
+    "results_pkl": None,
+    "do_lower_case": None,
+}
+
+# Original options of other generator modes (spec §4.4, §4.5) that this package does not build yet.
+UNSUPPORTED_ORIGINAL_HPARAMS = {
+    "electric_objective": True, "two_tower_generator": True, "uniform_generator": True,
+    "untied_generator_embeddings": True, "untied_generator": False,
+}
+
+
+def read_original_hparams(hparams: dict | str) -> dict:
+    """The original's `--hparams`: a dict, a JSON string or the path of a .json file."""
+    if isinstance(hparams, dict):
+        return dict(hparams)
+    if hparams.endswith(".json") and os.path.exists(hparams):
+        with open(hparams) as f:
+            return json.load(f)
+    try:
+        return json.loads(hparams)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"--hparams is neither a .json file nor JSON: {hparams!r} ({err}).") from None
+
+
+def original_preset(hparams: dict) -> str:
+    """The preset an original hparams dict asks for: its model_size, or tiny in debug mode."""
+    return "tiny" if hparams.get("debug") else hparams.get("model_size", "small")
+
+
+def max_predictions_for(mask_prob: float, max_seq_length: int) -> int:
+    """The original's derived cap on masked slots per sequence (configure_pretraining.py:106-107)."""
+    return int((mask_prob + 0.005) * max_seq_length)
+
+
+def derive_generator_config(discriminator_config: ElectraConfig, generator_hidden_size: float,
+                            generator_layers: float = 1.0) -> ElectraConfig:
+    """The original rule (run_pretraining.py:338-348): hidden, heads and FFN shrink, layers do not by default.
+
+    The embedding size stays the discriminator's: the embeddings are shared and the generator gets its own
+    `embeddings_project` when its hidden size differs.
+    """
+    config = ElectraConfig(**discriminator_config.to_dict())
+    config.hidden_size = int(round(discriminator_config.hidden_size * generator_hidden_size))
+    config.num_hidden_layers = int(round(discriminator_config.num_hidden_layers * generator_layers))
+    config.intermediate_size = 4 * config.hidden_size
+    config.num_attention_heads = max(1, config.hidden_size // 64)
+    config.architectures = None
+    return config
+
+
+class ElectraPretrainingConfig(PreTrainedConfig):
+    r"""Everything that defines an ELECTRA pre-training model: the two networks and the objective.
+
+    Args:
+        discriminator_config: an `ElectraConfig` (or dict) for the discriminator.
+        generator_config: an `ElectraConfig` (or dict) for the generator; derived from the discriminator with
+            `generator_hidden_size` / `generator_layers` by the original rule when not given.
+        objective: `"electra"` (replaced token detection) or `"mlm"` (the BERT-style baseline: the full-size
+            generator alone, same masking).
+        max_seq_length: sequence length the data is built for; `max_predictions_per_seq` is derived from it.
+        mask_prob: fraction of tokens to mask (counting [CLS]/[SEP]).
+        max_predictions_per_seq: cap on masked slots per sequence; default `int((mask_prob+0.005)*max_seq_length)`.
+        mask_replace_prob / random_replace_prob: share of masked slots replaced by [MASK] / a random token; the
+            rest keep the original token. Original: 0.85 / 0.0.
+        position_sampling: `"with_replacement"` (the original: `tf.random.categorical`, duplicates possible) or
+            `"without_replacement"` (distinct positions; a deviation, see README).
+        gen_weight / disc_weight: loss weights (1.0 / 50.0).
+        temperature: generator sampling temperature.
+        disallow_correct: forbid sampling the original token.
+        generator_hidden_size / generator_layers: the fractions the generator was derived with (the original's
+            names), kept for reference.
+        mask_token_id / cls_token_id / sep_token_id: the tokenizer's special ids (default: the BERT uncased
+            vocab's), used when the model masks a batch itself.
+    """
+
+    model_type = "electra_pretraining"
+    sub_configs_defaults = {
+        "discriminator_config": ElectraConfig,
+        "generator_config": SubConfigSpec(config_class=ElectraConfig, optional=True),
+    }
+
+    discriminator_config: dict | ElectraConfig | None = None
+    generator_config: dict | ElectraConfig | None = None
+    objective: str = "electra"
+    max_seq_length: int = 128
+    mask_prob: float = 0.15
+    max_predictions_per_seq: int | None = None
+    mask_replace_prob: float = 0.85
+    random_replace_prob: float = 0.0
+    position_sampling: str = "with_replacement"
+    gen_weight: float = 1.0
+    disc_weight: float = 50.0
+    temperature: float = 1.0
+    disallow_correct: bool = False
+    generator_hidden_size: float = 0.25
+    generator_layers: float = 1.0
+    mask_token_id: int = 103
+    cls_token_id: int = 101
+    sep_token_id: int = 102
+
+    def __post_init__(self, **kwargs):
+        super().__post_init__(**kwargs)
+        if self.objective not in ("electra", "mlm"):
+            raise ValueError(f"objective={self.objective!r}: use 'electra' or 'mlm'.")
+        if self.generator_config is None:
+            if self.objective == "mlm":  # the original's BERT mode: a full-size MLM model
+                self.generator_config = derive_generator_config(self.discriminator_config, 1.0, 1.0)
+            else:
+                self.generator_config = derive_generator_config(
+                    self.discriminator_config, self.generator_hidden_size, self.generator_layers)
+        if self.max_predictions_per_seq is None:
+            self.max_predictions_per_seq = max_predictions_for(self.mask_prob, self.max_seq_length)
+        self._validate()
+
+    def _validate(self):
+        disc, gen = self.discriminator_config, self.generator_config
+        if not 0.0 < self.mask_prob < 1.0:
+            raise ValueError(f"mask_prob={self.mask_prob} must lie in (0, 1); the original uses 0.15 (0.25 for large).")
+        if not (0.0 <= self.mask_replace_prob <= 1.0 and 0.0 <= self.random_replace_prob <= 1.0
+                and self.mask_replace_prob + self.random_replace_prob <= 1.0 + 1e-9):
+            raise ValueError(
+                f"mask_replace_prob={self.mask_replace_prob} and random_replace_prob={self.random_replace_prob} must "
+                "be in [0, 1] and sum to at most 1 (the rest keeps the original token); the original uses 0.85 / 0.0.")
+        if self.position_sampling not in ("with_replacement", "without_replacement"):
+            raise ValueError(f"position_sampling={self.position_sampling!r}: use 'with_replacement' (the original) "
+                             "or 'without_replacement'.")
+        if not self.temperature > 0:
+            raise ValueError(f"temperature={self.temperature} must be > 0 (the original uses 1.0).")
+        if self.max_seq_length > disc.max_position_embeddings:
+            raise ValueError(
+                f"max_seq_length={self.max_seq_length} is longer than max_position_embeddings="
+                f"{disc.max_position_embeddings}: shorten the sequences or raise max_position_embeddings.")
+        if not 1 <= self.max_predictions_per_seq <= self.max_seq_length:
+            raise ValueError(f"max_predictions_per_seq={self.max_predictions_per_seq} must be in [1, max_seq_length="
+                             f"{self.max_seq_length}].")
+        for name, cfg in (("discriminator", disc), ("generator", gen)):
+            if cfg.hidden_size % cfg.num_attention_heads:
+                raise ValueError(f"{name} hidden_size={cfg.hidden_size} is not a multiple of num_attention_heads="
+                                 f"{cfg.num_attention_heads}.")
+        if self.objective == "electra":
+            if gen.hidden_size > disc.hidden_size or gen.num_hidden_layers > disc.num_hidden_layers:
+                raise ValueError(
+                    f"the generator (hidden {gen.hidden_size}, {gen.num_hidden_layers} layers) is larger than the "
+                    f"discriminator (hidden {disc.hidden_size}, {disc.num_hidden_layers} layers): use "
+                    "generator_hidden_size <= 1.0 (the paper: 1/4 to 1/3; the released small++: 1.0).")
+            for field in ("vocab_size", "embedding_size", "max_position_embeddings", "type_vocab_size"):
+                if getattr(gen, field) != getattr(disc, field):
+                    raise ValueError(
+                        f"generator {field}={getattr(gen, field)} differs from the discriminator's "
+                        f"{getattr(disc, field)}: the two share their embeddings, so they must agree.")
+
+    @classmethod
+    def from_preset(cls, name: str, tokenizer=None, **overrides) -> "ElectraPretrainingConfig":
+        """A preset (`small`, `small++`, `base`, `large`, `tiny`) with overrides.
+
+        Overrides take the original's hparam names (`generator_hidden_size`, `embedding_size`,
+        `model_hparam_overrides`, `mask_prob`, `electra_objective`, ...), this class's field names, or any
+        `ElectraConfig` field (applied to the discriminator like `model_hparam_overrides`). A `tokenizer`
+        sets the vocabulary size and the special token ids.
+        """
+        if name not in PRESETS:
+            raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}.")
+        if tokenizer is not None:
+            overrides = {"vocab_size": len(tokenizer), "mask_token_id": tokenizer.mask_token_id,
+                         "cls_token_id": tokenizer.cls_token_id, "sep_token_id": tokenizer.sep_token_id, **overrides}
+        hparams = dict(PRESETS[name])
+        model_overrides = dict(hparams.pop("model_hparam_overrides", {}))
+        model_overrides.update(overrides.pop("model_hparam_overrides", {}) or {})
+        electra_fields = set(ElectraConfig.default_config_fields())
+        for key in list(overrides):
+            if key in electra_fields and key not in ("vocab_size", "embedding_size"):
+                model_overrides[key] = overrides.pop(key)
+        hparams.update(overrides)
+        hparams["model_hparam_overrides"] = model_overrides
+        return cls._from_hparams(hparams)
+
+    @classmethod
+    def from_original_hparams(cls, hparams: dict | str, tokenizer=None, **overrides
+                              ) -> tuple["ElectraPretrainingConfig", dict]:
+        """Translate the original's `--hparams` (a dict, a JSON string or a .json path); `overrides` win.
+
+        Returns the config and the training hparams translated to `ElectraTrainingArguments` names (those
+        without a counterpart, such as TPU settings, are dropped).
+        """
+        hparams = read_original_hparams(hparams)
+        preset = original_preset(hparams)
+        hparams.pop("debug", None)
+        hparams.pop("model_size", None)
+        training = {}
+        for key in list(hparams):
+            if key in ORIGINAL_TRAINING_HPARAMS:
+                value = hparams.pop(key)
+                if ORIGINAL_TRAINING_HPARAMS[key] is not None:
+                    training[ORIGINAL_TRAINING_HPARAMS[key]] = value
+        return cls.from_preset(preset, tokenizer=tokenizer, **{**hparams, **overrides}), training
+
+    @classmethod
+    def _from_hparams(cls, hparams: dict[str, Any]) -> "ElectraPretrainingConfig":
+        hparams = dict(hparams)
+        for key, unsupported_value in UNSUPPORTED_ORIGINAL_HPARAMS.items():
+            if key in hparams and hparams.pop(key) == unsupported_value:
+                raise ValueError(f"{key}={unsupported_value} selects a generator mode of the original that electra-hf "
+                                 "does not implement yet (spec §4.4-4.5).")
+        if "electra_objective" in hparams:
+            hparams["objective"] = "electra" if hparams.pop("electra_objective") else "mlm"
+        size = hparams.pop("model_size")
+        if size not in MODEL_SIZES:
+            raise ValueError(f"model_size={size!r}: the original knows 'small', 'base' and 'large'.")
+        # util/training_utils.py:96-112: overrides, then heads and FFN from the hidden size, then overrides again.
+        model = dict(MODEL_SIZES[size])
+        model["vocab_size"] = hparams.pop("vocab_size", 30522)
+        overrides = hparams.pop("model_hparam_overrides", {})
+        model.update(overrides)
+        model["num_attention_heads"] = max(1, model["hidden_size"] // 64)
+        model["intermediate_size"] = 4 * model["hidden_size"]
+        model.update(overrides)
+        embedding_size = hparams.pop("embedding_size", None)
+        model["embedding_size"] = model["hidden_size"] if embedding_size is None else embedding_size
+        known = set(cls.__dataclass_fields__)
+        unknown = [k for k in hparams if k not in known or k in ("discriminator_config", "generator_config")]
+        if unknown:
+            raise ValueError(f"unknown hparam(s) {unknown}: ElectraPretrainingConfig takes the original's model "
+                             f"hparams and {sorted(k for k in known if not k.startswith('_'))}; training hparams "
+                             "(learning_rate, num_train_steps, ...) go to ElectraTrainingArguments.")
+        return cls(discriminator_config=ElectraConfig(**model), **hparams)
+
+    def get_text_config(self, decoder=None, encoder=None) -> ElectraConfig:
+        """The network that reads the text: the discriminator (the generator in MLM mode)."""
+        return self.discriminator_config if self.objective == "electra" else self.generator_config
+
+    def masking_kwargs(self) -> dict[str, Any]:
+        """The arguments of `masking.mask_tokens` for this config."""
+        return {"never_masked_ids": (self.cls_token_id, self.sep_token_id, self.mask_token_id),
+                "mask_token_id": self.mask_token_id, "vocab_size": self.discriminator_config.vocab_size,
+                "mask_prob": self.mask_prob, "max_predictions_per_seq": self.max_predictions_per_seq,
+                "mask_replace_prob": self.mask_replace_prob, "random_replace_prob": self.random_replace_prob,
+                "position_sampling": self.position_sampling}
+
+    def check_tokenizer(self, tokenizer) -> None:
+        """Fail early when the tokenizer does not fit the model's vocabulary or special tokens."""
+        if tokenizer.mask_token_id is None or tokenizer.cls_token_id is None or tokenizer.sep_token_id is None:
+            raise ValueError(f"the tokenizer {tokenizer.name_or_path!r} has no [CLS], [SEP] or [MASK] token; ELECTRA "
+                             "masking needs all three (a BERT-style WordPiece tokenizer has them).")
+        if len(tokenizer) != self.discriminator_config.vocab_size:
+            raise ValueError(
+                f"the tokenizer has {len(tokenizer)} tokens but the model's vocab_size is "
+                f"{self.discriminator_config.vocab_size}: build the config with vocab_size={len(tokenizer)}.")
+        for name in ("mask_token_id", "cls_token_id", "sep_token_id"):
+            if getattr(tokenizer, name) != getattr(self, name):
+                raise ValueError(f"the tokenizer's {name} is {getattr(tokenizer, name)} but the config's is "
+                                 f"{getattr(self, name)}: build the config with {name}={getattr(tokenizer, name)}.")
+

@@ -1,0 +1,88 @@
+"""The original's dynamic masking (spec §2, pretrain/pretrain_helpers.py:145-213), on any device.
+
+Used by `DataCollatorForElectra` (on the data-loader's CPU) and by `ElectraPretrainingModel` when a batch
+arrives unmasked (on the model's device, drawing from the RNG the Trainer checkpoints, so a resumed run
+draws the same masks as an uninterrupted one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+# Per-position corruption codes; a position chosen by several slots takes the largest.
+KEEP, RANDOM, MASK = 0, 1, 2
+
+
+def mask_tokens(
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    *,
+    never_masked_ids: Sequence[int],
+    mask_token_id: int,
+    vocab_size: int,
+    mask_prob: float,
+    max_predictions_per_seq: int,
+    mask_replace_prob: float = 0.85,
+    random_replace_prob: float = 0.0,
+    position_sampling: str = "with_replacement",
+    generator: torch.Generator | None = None,
+) -> dict[str, torch.Tensor]:
+    """Choose and corrupt the positions the generator predicts.
+
+    Each row gets `n = max(1, min(N, round_half_even(num_tokens * mask_prob)))` slots, where `num_tokens`
+    counts every non-pad token including [CLS]/[SEP] and `N = max_predictions_per_seq`. Slot positions are
+    uniform over the non-pad tokens not in `never_masked_ids` (the original: [CLS], [SEP], [MASK]), drawn
+    with replacement by default as `tf.random.categorical` does. Each slot becomes [MASK] with
+    `mask_replace_prob`, a random token with `random_replace_prob`, otherwise keeps its token; a position
+    drawn twice is [MASK] if any of its slots is (what the original's averaging scatter gives). Slots beyond
+    `n` point at position 0 with weight 0.
+
+    Returns `masked_input_ids` [B, L] and `masked_lm_positions`, `masked_lm_ids`, `masked_lm_weights` [B, N].
+    """
+    device = input_ids.device
+    batch_size, seq_len = input_ids.shape
+    num_slots = max_predictions_per_seq
+    never = torch.tensor(sorted(set(never_masked_ids)), device=device)
+    candidates = attention_mask.bool() & ~torch.isin(input_ids, never)
+
+    # float32 like the TF graph, and torch.round is half-to-even like tf.round (spec §2.2).
+    num_tokens = attention_mask.sum(-1).to(torch.float32)
+    num_to_predict = torch.round(num_tokens * torch.tensor(mask_prob, dtype=torch.float32, device=device)).long()
+    num_to_predict = num_to_predict.clamp(1, num_slots)
+    # A row without candidates masks nothing (the original would divide by zero here).
+    num_to_predict = torch.where(candidates.any(-1), num_to_predict, 0)
+    if position_sampling == "without_replacement":
+        num_to_predict = torch.minimum(num_to_predict, candidates.sum(-1))
+    elif position_sampling != "with_replacement":
+        raise ValueError(f"position_sampling={position_sampling!r}: use 'with_replacement' or 'without_replacement'.")
+    slot_valid = torch.arange(num_slots, device=device).unsqueeze(0) < num_to_predict.unsqueeze(1)
+
+    if position_sampling == "with_replacement":
+        weights = candidates.float()
+        weights[~candidates.any(-1)] = 1.0
+        positions = torch.multinomial(weights, num_slots, replacement=True, generator=generator)
+    else:
+        scores = torch.rand(batch_size, seq_len, device=device, generator=generator).masked_fill(~candidates, -1.0)
+        positions = scores.topk(min(num_slots, seq_len), dim=-1).indices
+        if positions.shape[1] < num_slots:
+            positions = torch.nn.functional.pad(positions, (0, num_slots - positions.shape[1]))
+    positions = positions * slot_valid
+
+    u = torch.rand(batch_size, num_slots, device=device, generator=generator)
+    slot_code = torch.full_like(positions, KEEP)
+    slot_code[u < mask_replace_prob + random_replace_prob] = RANDOM
+    slot_code[u < mask_replace_prob] = MASK
+    code = torch.zeros_like(input_ids).scatter_reduce_(1, positions, slot_code * slot_valid, reduce="amax")
+    masked_input_ids = input_ids.masked_fill(code == MASK, mask_token_id)
+    if random_replace_prob > 0:
+        random_ids = torch.randint(vocab_size, input_ids.shape, device=device, generator=generator)
+        masked_input_ids = torch.where(code == RANDOM, random_ids, masked_input_ids)
+
+    return {
+        "masked_input_ids": masked_input_ids,
+        "masked_lm_positions": positions,
+        "masked_lm_ids": input_ids.gather(1, positions) * slot_valid,
+        "masked_lm_weights": slot_valid.float(),
+    }

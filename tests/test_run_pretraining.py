@@ -1,0 +1,213 @@
+"""run_pretraining.py end to end on a small corpus: outputs, exact resume, checkpoints, continuing, Hub push."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+from transformers import AutoTokenizer, ElectraForMaskedLM, ElectraForPreTraining
+
+import run_pretraining
+from electra_hf import ElectraPretrainingModel
+
+from .conftest import synthetic_sentences
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("corpus")
+    sentences = synthetic_sentences(400)
+    (folder / "c.txt").write_text("\n\n".join("\n".join(sentences[i:i + 4]) for i in range(0, 400, 4)))
+    return folder
+
+
+def args_for(corpus, output_dir, **overrides):
+    args = {"train_files": str(corpus / "c.txt"), "output_dir": str(output_dir), "max_steps": 6, "save_steps": 3,
+            "eval_steps": 3, "logging_steps": 1, "per_device_train_batch_size": 4, "per_device_eval_batch_size": 8,
+            "eval_size": 16, "config_overrides": json.dumps({"num_hidden_layers": 1}), "report_to": "none",
+            "data_cache_dir": str(corpus / "cache"), "disable_tqdm": "true"}
+    args.update(overrides)
+    argv = []
+    for key, value in args.items():
+        if value is True:
+            argv.append(f"--{key}")
+        elif value is not None:
+            argv += [f"--{key}", str(value)]
+    return argv
+
+
+def losses(output_dir):
+    state = json.loads((output_dir / "trainer_state.json").read_text())
+    return [log["loss"] for log in state["log_history"] if "loss" in log]
+
+
+@pytest.fixture(scope="module")
+def finished_run(corpus, tmp_path_factory):
+    output_dir = tmp_path_factory.mktemp("run") / "out"
+    metrics = run_pretraining.main(args_for(corpus, output_dir))
+    return output_dir, metrics
+
+
+def test_a_run_writes_loadable_halves_a_card_and_metrics(finished_run, capsys):
+    output_dir, metrics = finished_run
+    assert {"eval_masked_lm_accuracy", "eval_disc_auc", "eval_disc_precision"} <= set(metrics)
+    for half, cls in (("discriminator", ElectraForPreTraining), ("generator", ElectraForMaskedLM)):
+        model, info = cls.from_pretrained(output_dir / half, output_loading_info=True)
+        assert all(not v for v in info.values()), info
+        tokenizer = AutoTokenizer.from_pretrained(output_dir / half)
+        assert tokenizer.mask_token_id == 103 and len(tokenizer) == model.config.vocab_size
+        card = (output_dir / half / "README.md").read_text()
+        assert "library_name: transformers" in card and "6 steps" in card and "masked_lm_accuracy" in card
+    assert (output_dir / "README.md").exists() and (output_dir / "checkpoint-6").is_dir()
+    assert len(losses(output_dir)) == 6
+
+
+def test_rerunning_resumes_exactly_where_it_stopped(corpus, finished_run, tmp_path):
+    output_dir, _ = finished_run
+    stopped = tmp_path / "stopped"
+    stopped.mkdir()
+    shutil.copytree(output_dir / "checkpoint-3", stopped / "checkpoint-3")  # a run stopped after step 3
+    run_pretraining.main(args_for(corpus, stopped))
+    # masks, samples and dropout come from the RNG the checkpoint restores: the same steps 4-6
+    assert losses(stopped) == pytest.approx(losses(output_dir), rel=1e-5)
+    for name, tensor in ElectraPretrainingModel.from_pretrained(stopped).state_dict().items():
+        torch.testing.assert_close(tensor, ElectraPretrainingModel.from_pretrained(output_dir).state_dict()[name])
+
+
+def test_an_unfinished_save_is_skipped(corpus, finished_run, tmp_path, caplog):
+    output_dir, _ = finished_run
+    run_dir = tmp_path / "killed"
+    shutil.copytree(output_dir, run_dir)
+    partial = run_dir / "checkpoint-9"
+    shutil.copytree(run_dir / "checkpoint-6", partial)
+    (partial / "trainer_state.json").unlink()  # killed before the save finished
+    (partial / "generator" / "model.safetensors").write_bytes(b"trunc")
+    run_pretraining.main(args_for(corpus, run_dir, max_steps=7))
+    assert "Skipping" in caplog.text and "checkpoint-9" in caplog.text
+    assert json.loads((run_dir / "trainer_state.json").read_text())["global_step"] == 7
+
+
+def test_overwrite_output_dir_starts_afresh(corpus, finished_run, tmp_path):
+    output_dir, _ = finished_run
+    run_dir = tmp_path / "fresh"
+    shutil.copytree(output_dir, run_dir)
+    run_pretraining.main(args_for(corpus, run_dir, max_steps=2, overwrite_output_dir=True,
+                                  config_overrides=json.dumps({"num_hidden_layers": 2})))
+    assert [name for name in os.listdir(run_dir) if name.startswith("checkpoint-")] == ["checkpoint-2"]
+    assert ElectraPretrainingModel.from_pretrained(run_dir).config.discriminator_config.num_hidden_layers == 2
+
+
+def test_a_checkpoint_of_another_model_is_refused(corpus, finished_run, tmp_path):
+    output_dir, _ = finished_run
+    run_dir = tmp_path / "other"
+    shutil.copytree(output_dir, run_dir)
+    with pytest.raises(ValueError, match="different model: discriminator num_hidden_layers=1 \\(now 2\\)"):
+        run_pretraining.main(args_for(corpus, run_dir, max_steps=8,
+                                      config_overrides=json.dumps({"num_hidden_layers": 2})))
+
+
+def test_continuing_from_a_saved_pair(corpus, finished_run, tmp_path):
+    output_dir, _ = finished_run
+    run_pretraining.main(args_for(corpus, tmp_path / "continued", max_steps=2, config_overrides=None,
+                                  discriminator_name_or_path=str(output_dir / "discriminator"),
+                                  generator_name_or_path=str(output_dir / "generator")))
+    continued = ElectraPretrainingModel.from_pretrained(tmp_path / "continued")
+    assert continued.config.discriminator_config.num_hidden_layers == 1
+    assert continued.generator.electra.embeddings is continued.discriminator.electra.embeddings
+
+
+def test_original_hparams_and_a_json_file(corpus, tmp_path):
+    hparams = {"debug": True, "num_train_steps": 3, "train_batch_size": 2, "learning_rate": 2e-4,
+               "model_hparam_overrides": {"num_hidden_layers": 1}, "disc_weight": 40.0}
+    model_args, _, training_args = run_pretraining.parse_arguments(
+        ["--hparams", json.dumps(hparams), "--output_dir", str(tmp_path / "h")])
+    assert (model_args.preset, training_args.max_steps, training_args.per_device_train_batch_size,
+            training_args.learning_rate) == ("tiny", 3, 2, 2e-4)
+    config_file = tmp_path / "args.json"
+    config_file.write_text(json.dumps({"preset": "small", "output_dir": str(tmp_path / "j"), "max_steps": 5}))
+    model_args, data_args, training_args = run_pretraining.parse_arguments([str(config_file)])
+    # the preset's recipe fills what the file leaves out
+    assert (training_args.max_steps, training_args.learning_rate, training_args.per_device_train_batch_size,
+            training_args.warmup_steps) == (5, 5e-4, 128, 10_000)
+    defaults = run_pretraining.parse_arguments([])
+    assert (defaults[0].preset, defaults[1].train_files, defaults[2].output_dir) == ("tiny", None, "runs/electra-tiny")
+
+    run_pretraining.main(args_for(corpus, tmp_path / "h", max_steps=None, per_device_train_batch_size=None,
+                                  config_overrides=None, hparams=json.dumps(hparams), eval_size=0))
+    config = ElectraPretrainingModel.from_pretrained(tmp_path / "h").config
+    assert (config.disc_weight, config.discriminator_config.hidden_size) == (40.0, 144)
+
+
+def test_training_a_vocabulary(corpus, tmp_path):
+    run_pretraining.main(args_for(corpus, tmp_path / "v", max_steps=2, train_tokenizer=True, vocab_size=400))
+    tokenizer = AutoTokenizer.from_pretrained(tmp_path / "v" / "tokenizer")
+    # the corpus has a few dozen words: the vocabulary stops growing below the requested size
+    assert 50 < len(tokenizer) <= 400 and tokenizer.mask_token_id is not None
+    ids = tokenizer((corpus / "c.txt").read_text()[:2000])["input_ids"]
+    assert tokenizer.unk_token_id not in ids
+    model = ElectraForPreTraining.from_pretrained(tmp_path / "v" / "discriminator")
+    assert model.config.vocab_size == len(tokenizer)
+
+
+def test_push_to_hub_uploads_both_halves(corpus, tmp_path, monkeypatch):
+    calls = []
+
+    class FakeApi:
+        def __init__(self, token=None):
+            pass
+
+        def create_repo(self, repo_id, private=None, exist_ok=False):
+            calls.append(("create", repo_id))
+            return type("Repo", (), {"repo_id": repo_id, "url": f"https://hf.co/{repo_id}"})()
+
+        def upload_folder(self, repo_id, folder_path, commit_message):
+            calls.append(("upload", repo_id, sorted(os.listdir(folder_path))))
+
+    monkeypatch.setattr("electra_hf.hub.HfApi", FakeApi)
+    run_pretraining.main(args_for(corpus, tmp_path / "p", max_steps=1, push_to_hub=True, hub_model_id="me/tiny",
+                                  eval_size=0))
+    assert ("create", "me/tiny-discriminator") in calls and ("create", "me/tiny-generator") in calls
+    uploads = {c[1]: c[2] for c in calls if c[0] == "upload"}
+    for files in uploads.values():
+        assert {"config.json", "model.safetensors", "README.md", "tokenizer.json"} <= set(files)
+
+
+def test_a_datasets_dataset_streamed(corpus, tmp_path):
+    from datasets import Dataset
+
+    folder = tmp_path / "my_dataset"
+    Dataset.from_dict({"content": (corpus / "c.txt").read_text().split("\n\n")}).to_parquet(
+        str(folder / "train.parquet"))
+    metrics = run_pretraining.main(args_for(corpus, tmp_path / "s", train_files=None, dataset_name=str(folder),
+                                            text_column="content", streaming=True, max_steps=3, eval_size=8))
+    assert "eval_disc_auc" in metrics
+    ElectraForMaskedLM.from_pretrained(tmp_path / "s" / "generator")
+
+
+def test_bad_input_is_named(corpus, tmp_path):
+    with pytest.raises(FileNotFoundError, match="no corpus file"):
+        run_pretraining.main(args_for(corpus, tmp_path / "x", train_files=str(tmp_path / "missing.txt")))
+    with pytest.raises(ValueError, match="both --discriminator_name_or_path and --generator_name_or_path"):
+        run_pretraining.main(args_for(corpus, tmp_path / "y", discriminator_name_or_path=str(tmp_path)))
+    with pytest.raises(ValueError, match="could not load a tokenizer from '.*nothing-here'"):
+        run_pretraining.main(args_for(corpus, tmp_path / "z", tokenizer_name=str(tmp_path / "nothing-here")))
+
+
+@pytest.mark.slow
+def test_two_processes_through_accelerate_launch(corpus, tmp_path):
+    argv = args_for(corpus, tmp_path / "ddp", max_steps=4, save_steps=2, eval_steps=2, use_cpu=True, log_level="info")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    result = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes",
+                             "2", "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+                             os.path.join(ROOT, "run_pretraining.py"), *argv],
+                            capture_output=True, text=True, env=env, timeout=400, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    state = json.loads((tmp_path / "ddp" / "trainer_state.json").read_text())
+    assert state["global_step"] == 4
+    assert "Total train batch size (w. parallel, distributed & accumulation) = 8" in result.stdout + result.stderr
+    ElectraForPreTraining.from_pretrained(tmp_path / "ddp" / "discriminator")

@@ -1,0 +1,156 @@
+"""ElectraTrainer: the original optimizer and schedule inside the Trainer, metrics, checkpoints, DDP."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from datasets import Dataset
+from transformers import ElectraConfig, ElectraForSequenceClassification, TrainerCallback
+
+from electra_hf import (
+    DataCollatorForElectra,
+    ElectraPretrainingModel,
+    ElectraTrainer,
+    ElectraTrainingArguments,
+)
+from electra_hf.optimization import AdamWeightDecay
+
+from .conftest import synthetic_sentences
+
+METRICS = {"masked_lm_accuracy", "masked_lm_loss", "sampled_masked_lm_accuracy", "disc_loss", "disc_accuracy",
+           "disc_precision", "disc_recall", "disc_auc"}
+
+
+def tokenized(tokenizer, sentences):
+    return Dataset.from_dict({"text": sentences}).map(lambda b: tokenizer(b["text"]), batched=True,
+                                                      remove_columns=["text"])
+
+
+def make_trainer(tmp_path, tokenizer, config, sentences, **overrides):
+    args = dict(output_dir=str(tmp_path / "out"), per_device_train_batch_size=16, per_device_eval_batch_size=16,
+                max_steps=40, warmup_steps=5, learning_rate=2e-3, logging_steps=5, report_to="none",
+                save_strategy="no", eval_strategy="no", disable_tqdm=True, use_cpu=True, seed=0,
+                dataloader_num_workers=0)
+    args.update(overrides)
+    return ElectraTrainer(
+        model=ElectraPretrainingModel(config), args=ElectraTrainingArguments(**args),
+        train_dataset=tokenized(tokenizer, sentences), eval_dataset=tokenized(tokenizer, synthetic_sentences(32, 1)),
+        data_collator=DataCollatorForElectra.from_config(tokenizer, config), processing_class=tokenizer)
+
+
+def test_training_lowers_the_loss_and_logs_the_original_metrics(tmp_path, tokenizer, tiny_config):
+    trainer = make_trainer(tmp_path, tokenizer, tiny_config, synthetic_sentences(320), eval_strategy="steps",
+                           eval_steps=15, max_steps=30, per_device_train_batch_size=8, learning_rate=1e-3)
+    trainer.train()
+    train_logs = [log for log in trainer.state.log_history if "loss" in log]
+    assert METRICS | {"learning_rate", "grad_norm"} <= set(train_logs[0])
+    losses = [log["loss"] for log in train_logs]
+    assert sum(losses[-2:]) / 2 < 0.8 * sum(losses[:2]) / 2
+    assert train_logs[-1]["masked_lm_accuracy"] > train_logs[0]["masked_lm_accuracy"]
+    eval_logs = [log for log in trainer.state.log_history if "eval_loss" in log]
+    assert len(eval_logs) == 2 and {f"eval_{m}" for m in METRICS} <= set(eval_logs[-1])
+    assert 0.0 <= eval_logs[-1]["eval_disc_auc"] <= 1.0
+
+
+def test_optimizer_and_schedule_are_the_originals(tmp_path, tokenizer, tiny_config, sentences):
+    trainer = make_trainer(tmp_path, tokenizer, tiny_config, sentences, max_steps=8, warmup_steps=4,
+                           learning_rate=1e-3, logging_steps=1)
+    trainer.train()
+    optimizer = trainer.optimizer.optimizer  # inside accelerate's wrapper
+    assert isinstance(optimizer, AdamWeightDecay) and not optimizer.bias_correction
+    assert optimizer.defaults["eps"] == 1e-6
+    # the Trainer logs the rate used by each update k: 1e-3 * min(1, k/4) * (1 - k/8)
+    rates = [log["learning_rate"] for log in trainer.state.log_history if "loss" in log]
+    assert rates == pytest.approx([1e-3 * min(1, k / 4) * (1 - k / 8) for k in range(8)])
+    decays = {g["weight_decay"] for g in trainer.optimizer.param_groups}
+    assert decays == {0.0, 0.01}
+
+
+def test_layerwise_decay_for_fine_tuning(tmp_path):
+    model = ElectraForSequenceClassification(ElectraConfig(num_hidden_layers=2, hidden_size=64,
+                                                           num_attention_heads=1, intermediate_size=128))
+    args = ElectraTrainingArguments(output_dir=str(tmp_path), learning_rate=1e-4, layerwise_lr_decay=0.8,
+                                    report_to="none", use_cpu=True)
+    optimizer = ElectraTrainer(model=model, args=args).create_optimizer()
+    lrs = sorted({round(g["lr"] / 1e-4, 6) for g in optimizer.param_groups})
+    assert lrs == sorted({round(0.8 ** k, 6) for k in (4, 3, 2, 0)})  # embeddings, layer 0, layer 1, head
+
+
+def test_checkpoints_save_the_pair_and_resume(tmp_path, tokenizer, tiny_config, sentences):
+    trainer = make_trainer(tmp_path, tokenizer, tiny_config, sentences, max_steps=6, save_strategy="steps",
+                           save_steps=3, logging_steps=1)
+    trainer.train()
+    checkpoint = tmp_path / "out" / "checkpoint-3"
+    files = set(os.listdir(checkpoint))
+    assert {"config.json", "discriminator", "generator", "optimizer.pt", "scheduler.pt", "trainer_state.json",
+            "rng_state.pth", "tokenizer.json"} <= files
+    assert "model.safetensors" not in files
+    for half in ("discriminator", "generator"):
+        assert {"model.safetensors", "config.json", "tokenizer.json", "tokenizer_config.json"} <= set(
+            os.listdir(checkpoint / half))
+
+    class FirstStep(TrainerCallback):  # what the resumed run starts its first update from
+        def on_step_begin(self, args, state, control, model=None, optimizer=None, **kwargs):
+            if not hasattr(self, "weights"):
+                self.weights = {k: v.clone() for k, v in model.state_dict().items()}
+                self.exp_avg = [s["exp_avg"].clone() for s in optimizer.state.values()]
+
+    first_step = FirstStep()
+    resumed = make_trainer(tmp_path, tokenizer, tiny_config, sentences, max_steps=6, save_strategy="steps",
+                           save_steps=3, logging_steps=1)
+    resumed.add_callback(first_step)
+    resumed.train(resume_from_checkpoint=str(checkpoint))
+    assert resumed.state.global_step == 6
+    saved = ElectraPretrainingModel.from_pretrained(checkpoint).state_dict()
+    for name, value in saved.items():
+        assert torch.equal(first_step.weights[name], value), name
+    saved_optimizer = torch.load(checkpoint / "optimizer.pt")["state"]
+    assert len(first_step.exp_avg) == len(saved_optimizer) > 0
+    assert all(torch.equal(a, s["exp_avg"]) for a, s in zip(first_step.exp_avg, saved_optimizer.values()))
+    # the schedule continues where it stopped: updates 3-5 (after the 3 restored logs) use the same rates
+    rates = lambda t: [log["learning_rate"] for log in t.state.log_history if "loss" in log]  # noqa: E731
+    assert len(rates(resumed)) == 6 and rates(resumed) == pytest.approx(rates(trainer))
+
+
+def test_tokenizer_mismatch_fails_at_construction(tmp_path, tokenizer):
+    from electra_hf import ElectraPretrainingConfig
+    config = ElectraPretrainingConfig.from_preset("tiny", vocab_size=1000, num_hidden_layers=1)
+    with pytest.raises(ValueError, match="vocab_size=30522"):
+        ElectraTrainer(model=ElectraPretrainingModel(config),
+                       args=ElectraTrainingArguments(output_dir=str(tmp_path), report_to="none", use_cpu=True),
+                       processing_class=tokenizer)
+
+
+@pytest.mark.slow
+def test_two_process_run_through_accelerate_launch(tmp_path):
+    script = os.path.join(os.path.dirname(__file__), "ddp_script.py")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+         "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", script, str(tmp_path)],
+        capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["world_size"] == 2 and report["global_step"] == 4
+    assert report["weights_equal_across_ranks"]
+    assert METRICS <= set(report["last_log"])
+
+
+def test_one_global_clip_over_both_networks(tmp_path, tokenizer, tiny_config, sentences):
+    class ClippedNorm(TrainerCallback):
+        norms = []
+
+        def on_pre_optimizer_step(self, args, state, control, model=None, **kwargs):
+            grads = [p.grad for p in model.parameters() if p.grad is not None]
+            self.norms.append(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads])).item())
+
+    trainer = make_trainer(tmp_path, tokenizer, tiny_config, sentences, max_steps=3, logging_steps=1)
+    trainer.add_callback(ClippedNorm())
+    trainer.train()
+    pre_clip = [log["grad_norm"] for log in trainer.state.log_history if "loss" in log]
+    assert all(norm > 1 for norm in pre_clip)  # an untrained ELECTRA's gradients are large (loss weight 50)
+    # after clipping, the norm over all parameters of both networks together is exactly max_grad_norm
+    assert ClippedNorm.norms == pytest.approx([1.0] * 3, rel=1e-4)
