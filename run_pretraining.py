@@ -158,6 +158,10 @@ def main(argv: list[str] | None = None) -> dict:
     transformers.utils.logging.set_verbosity(training_args.get_process_log_level())  # --log_level, as run_mlm
     datasets.utils.logging.set_verbosity(training_args.get_process_log_level())
     push_to_hub, training_args.push_to_hub = training_args.push_to_hub, False  # the halves are pushed at the end
+    if training_args.max_steps > 0 and training_args.warmup_steps >= training_args.max_steps:
+        logger.warning("--warmup_steps %s is not shorter than --max_steps %s: the learning rate never reaches its "
+                       "peak (the original warms up over 1%% of training: pass e.g. --warmup_steps %d).",
+                       training_args.warmup_steps, training_args.max_steps, max(1, training_args.max_steps // 100))
     continuing = bool(model_args.discriminator_name_or_path or model_args.generator_name_or_path)
     if continuing and not (model_args.discriminator_name_or_path and model_args.generator_name_or_path):
         raise ValueError("continuing pre-training needs both --discriminator_name_or_path and "

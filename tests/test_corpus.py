@@ -124,3 +124,12 @@ def test_mixed_file_types(tmp_path):
     (tmp_path / "b.csv").write_text("text\nx\n")
     with pytest.raises(ValueError, match="mixes file types"):
         load_documents(CorpusSpec(files=[str(tmp_path)]))
+
+
+def test_several_processes_build_the_same_kind_of_examples(text_dir, tokenizer):
+    docs = load_documents(CorpusSpec(files=[str(text_dir)]))
+    one = build_examples(docs, ExampleBuilder(tokenizer, 32))
+    two = build_examples(docs, ExampleBuilder(tokenizer, 32), num_proc=2)
+    # each process runs the builder over its own rows; every example still comes from one document
+    assert abs(len(two) - len(one)) <= 2
+    assert sorted(map(len, two["input_ids"]))[-1] <= 32
