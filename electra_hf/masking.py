@@ -41,16 +41,18 @@ def mask_tokens(
 
     Returns `masked_input_ids` [B, L] and `masked_lm_positions`, `masked_lm_ids`, `masked_lm_weights` [B, N].
     """
+    # No host-to-device copies and no data-dependent shapes below: on a GPU this runs without a sync.
     device = input_ids.device
     batch_size, seq_len = input_ids.shape
     num_slots = max_predictions_per_seq
-    never = torch.tensor(sorted(set(never_masked_ids)), device=device)
-    candidates = attention_mask.bool() & ~torch.isin(input_ids, never)
+    candidates = attention_mask.bool()
+    for token_id in set(never_masked_ids):
+        candidates = candidates & (input_ids != token_id)
 
-    # float32 like the TF graph, and torch.round is half-to-even like tf.round (spec §2.2).
+    # float32 like the TF graph (a float32 tensor times a Python float is computed in float32), and
+    # torch.round is half-to-even like tf.round (spec §2.2).
     num_tokens = attention_mask.sum(-1).to(torch.float32)
-    num_to_predict = torch.round(num_tokens * torch.tensor(mask_prob, dtype=torch.float32, device=device)).long()
-    num_to_predict = num_to_predict.clamp(1, num_slots)
+    num_to_predict = torch.round(num_tokens * mask_prob).long().clamp(1, num_slots)
     # A row without candidates masks nothing (the original would divide by zero here).
     num_to_predict = torch.where(candidates.any(-1), num_to_predict, 0)
     if position_sampling == "without_replacement":
@@ -60,8 +62,7 @@ def mask_tokens(
     slot_valid = torch.arange(num_slots, device=device).unsqueeze(0) < num_to_predict.unsqueeze(1)
 
     if position_sampling == "with_replacement":
-        weights = candidates.float()
-        weights[~candidates.any(-1)] = 1.0
+        weights = torch.where(candidates.any(-1, keepdim=True), candidates.float(), 1.0)  # rows without: dummies
         positions = torch.multinomial(weights, num_slots, replacement=True, generator=generator)
     else:
         scores = torch.rand(batch_size, seq_len, device=device, generator=generator).masked_fill(~candidates, -1.0)
@@ -71,9 +72,8 @@ def mask_tokens(
     positions = positions * slot_valid
 
     u = torch.rand(batch_size, num_slots, device=device, generator=generator)
-    slot_code = torch.full_like(positions, KEEP)
-    slot_code[u < mask_replace_prob + random_replace_prob] = RANDOM
-    slot_code[u < mask_replace_prob] = MASK
+    slot_code = torch.where(u < mask_replace_prob, MASK, torch.where(u < mask_replace_prob + random_replace_prob,
+                                                                     RANDOM, KEEP))
     code = torch.zeros_like(input_ids).scatter_reduce_(1, positions, slot_code * slot_valid, reduce="amax")
     masked_input_ids = input_ids.masked_fill(code == MASK, mask_token_id)
     if random_replace_prob > 0:

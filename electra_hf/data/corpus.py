@@ -8,7 +8,7 @@ import hashlib
 import json
 import logging
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from importlib import resources
 
 import datasets
@@ -130,7 +130,7 @@ def load_documents(spec: CorpusSpec, cache_dir: str | None = None) -> Dataset | 
 
 def examples_fingerprint(docs: Dataset, builder: ExampleBuilder, tokenizer, extra: dict | None = None) -> str:
     """A key that changes whenever the corpus, the tokenizer or the builder settings do."""
-    settings = {k: v for k, v in asdict(builder).items() if k != "tokenizer"}
+    settings = {f.name: getattr(builder, f.name) for f in fields(builder) if f.name != "tokenizer"}
     key = {"corpus": docs._fingerprint, "tokenizer": tokenizer.backend_tokenizer.to_str(), "builder": settings,
            "version": BUILDER_VERSION, **(extra or {})}
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]

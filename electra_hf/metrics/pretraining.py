@@ -13,16 +13,21 @@ _AUC_EPSILON = 1e-7
 
 
 def auc_thresholds(device=None) -> torch.Tensor:
-    inner = torch.arange(1, AUC_THRESHOLDS - 1, dtype=torch.float64) / (AUC_THRESHOLDS - 1)
-    edges = torch.tensor([-_AUC_EPSILON]), inner, torch.tensor([1.0 + _AUC_EPSILON])
-    return torch.cat(edges).to(device=device, dtype=torch.float32)
+    """Built on the device (no host-to-device copy on the per-step path)."""
+    inner = torch.arange(1, AUC_THRESHOLDS - 1, dtype=torch.float64, device=device) / (AUC_THRESHOLDS - 1)
+    low, high = torch.full((1,), -_AUC_EPSILON, device=device), torch.full((1,), 1.0 + _AUC_EPSILON, device=device)
+    return torch.cat([low, inner.float(), high])
 
 
-def scores_above_thresholds(probs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """[2, thresholds]: how many positives (row 0) and negatives (row 1) score above each threshold."""
-    bucket = torch.bucketize(probs, auc_thresholds(probs.device))  # number of thresholds below each score
-    counts = torch.stack([torch.bincount(bucket, weights=labels.double(), minlength=AUC_THRESHOLDS + 1),
-                          torch.bincount(bucket, weights=1.0 - labels.double(), minlength=AUC_THRESHOLDS + 1)])
+def scores_above_thresholds(probs: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """[2, thresholds]: the weight of positives (row 0) and negatives (row 1) scoring above each threshold.
+
+    Weights instead of boolean selection and a fixed number of buckets keep this free of device syncs.
+    """
+    bucket = torch.bucketize(probs.flatten(), auc_thresholds(probs.device))  # thresholds below each score
+    labels, weights = labels.flatten().double(), weights.flatten().double()
+    counts = torch.zeros(2, AUC_THRESHOLDS + 1, dtype=torch.float64, device=probs.device)
+    counts.scatter_add_(1, bucket.expand(2, -1), torch.stack([labels * weights, (1 - labels) * weights]))
     return counts.flip(-1).cumsum(-1).flip(-1)[:, 1:]
 
 
@@ -70,7 +75,7 @@ class PretrainingMetrics:
             logits, labels = outputs.discriminator_logits.float(), outputs.discriminator_labels
             mask = torch.ones_like(labels) if attention_mask is None else attention_mask.float()
             per_token = torch.nn.functional.binary_cross_entropy_with_logits(logits, labels, reduction="none")
-            values["sequences"] = torch.tensor(float(mask.shape[0]), device=device)
+            values["sequences"] = torch.full((), float(mask.shape[0]), device=device)
             values["disc_seq_loss"] = ((per_token * mask).sum(-1) / (mask.sum(-1) + 1e-6)).sum()
             preds = (logits > 0).float()
             correct = (preds == labels).float() * mask
@@ -79,7 +84,7 @@ class PretrainingMetrics:
             values["predicted_fake"] = (preds * mask).sum()
             values["true_positive"] = (correct * preds).sum()
             values["actual_fake"] = (labels * mask).sum()
-            auc = scores_above_thresholds(torch.sigmoid(logits)[mask.bool()], labels[mask.bool()])
+            auc = scores_above_thresholds(torch.sigmoid(logits), labels, mask)
         stacked = torch.stack([values[name].float().to(device) for name in self.SUM_NAMES]).double()
         self.sums = stacked if self.sums is None else self.sums + stacked
         if auc is not None:
