@@ -117,7 +117,7 @@ def custom_task(data_args: DataArguments) -> tuple[GlueTask, dict]:
             raise ValueError(f"{data_args.train_file} has no column {data_args.label_key!r}: pass --label_key.")
         labels = tuple(sorted({str(v) for v in train[data_args.label_key]}))
     task = GlueTask("custom", labels, "", "", None, None, (data_args.sentence1_key, data_args.sentence2_key),
-                    ("pearson", "spearman") if data_args.regression else ("accuracy",),
+                    ("spearman", "pearson") if data_args.regression else ("accuracy",),
                     {"test": "custom.tsv"} if data_args.test_file else {})
     files = {"train": data_args.train_file, "validation": data_args.validation_file, "test": data_args.test_file}
     splits = {split: load_files(path, data_args.sentence1_key, data_args.sentence2_key,
@@ -166,6 +166,8 @@ def run_task(task: GlueTask, splits: dict, tokenizer, model_args, data_args, tra
                                                                              task.is_regression).tolist())
                              for split, dataset in tests.items()}
         trainer.save_model(trial_dir)
+        for split, (indices, values) in trial_predictions.items():  # kept with the trial's model
+            write_submission(os.path.join(trial_dir, "predictions", task.submission[split]), task, indices, values)
         trials.append(metrics)
         predictions.append(trial_predictions)
     return trials, predictions

@@ -189,7 +189,7 @@ def glue_args(glue_dir, discriminator, output_dir, task, **extra):
             "learning_rate": 2e-3, "num_train_epochs": 8, "per_device_train_batch_size": 16, "report_to": "none",
             "disable_tqdm": "true", "use_cpu": "true", "max_seq_length": 32, "warmup_steps": 0.1}
     args.update(extra)
-    return [part for key, value in args.items() for part in (f"--{key}", str(value))]
+    return [part for key, value in args.items() if value is not None for part in (f"--{key}", str(value))]
 
 
 @pytest.mark.parametrize("task, metric, chance", [("sst2", "accuracy", 50.0), ("mrpc", "accuracy", 50.0),
@@ -220,6 +220,7 @@ def test_mnli_with_seeds_and_the_diagnostic_set(glue_dir, discriminator, tmp_pat
         "contradiction", "entailment", "neutral")
     chosen = results["mnli"]["chosen_trial"]
     assert os.listdir(tmp_path / "mnli") == [f"trial_{chosen}"]  # the other trial's model is pruned
+    assert sorted(os.listdir(tmp_path / "mnli" / f"trial_{chosen}" / "predictions")) == ["MNLI-m.tsv", "MNLI-mm.tsv"]
     saved = json.loads((tmp_path / "results.json").read_text())
     assert saved["mnli"]["chosen_trial"] == chosen
 
@@ -300,3 +301,22 @@ def test_all_tasks_write_every_submission_file(glue_dir, discriminator, tmp_path
     results = json.loads((tmp_path / "results.json").read_text())
     assert set(results) == {"cola", "sst2", "mrpc", "stsb", "qqp", "mnli", "qnli", "rte", "wnli"}
     assert "mcc" in results["cola"]["summary"] and "f1" in results["qqp"]["summary"]
+
+
+def test_a_custom_task_from_csv_files(glue_dir, discriminator, tmp_path):
+    import csv
+
+    sst = {split: read_glue_tsv(get_task("sst2"), split, glue_dir) for split in ("train", "validation")}
+    for split, data in sst.items():
+        with open(tmp_path / f"{split}.csv", "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["review", "stars"])
+            writer.writerows((row["text_a"], ["low", "high"][row["label"]]) for row in data)
+    with open(tmp_path / "test.csv", "w", newline="") as f:
+        csv.writer(f).writerows([["review"], ["the good house"], ["a bad road"]])
+    results = run_glue.main(glue_args(None, discriminator, tmp_path / "out", "custom",
+                                      train_file=tmp_path / "train.csv", validation_file=tmp_path / "validation.csv",
+                                      test_file=tmp_path / "test.csv", sentence1_key="review", label_key="stars"))
+    assert results["custom"]["trials"][0]["accuracy"] > 75
+    lines = (tmp_path / "out" / "submission" / "custom.tsv").read_text().splitlines()
+    assert lines[1:] == ["0\thigh", "1\tlow"]
