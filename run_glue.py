@@ -126,7 +126,7 @@ def custom_task(data_args: DataArguments) -> tuple[GlueTask, dict]:
     return task, splits
 
 
-def run_task(task: GlueTask, splits: dict, tokenizer, model_args, data_args, training_args, explicit: set[str],
+def run_task(task: GlueTask, splits: dict, tokenizer, data_args, training_args, explicit: set[str],
              model_path: str) -> tuple[list[dict], list[dict]]:
     """Every trial of one task: train, score the evaluation splits, predict the test splits."""
     max_len = data_args.max_seq_length
@@ -204,8 +204,7 @@ def main(argv: list[str] | None = None) -> dict:
         if name == "ax":
             write_ax(task, splits, tokenizer, data_args, training_args, mnli_model or model_path, submission_dir)
             continue
-        trials, predictions = run_task(task, splits, tokenizer, model_args, data_args, training_args, explicit,
-                                       model_path)
+        trials, predictions = run_task(task, splits, tokenizer, data_args, training_args, explicit, model_path)
         headline = next(iter(trials[0]))
         chosen = choose_trial(trials, headline, data_args.submission_trial)
         summaries[name] = summarize_trials(trials)

@@ -193,11 +193,10 @@ def main() -> None:
           f"{'vs lucid':>9} {'vs naive':>9}")
     for r in results:
         base = {x["impl"]: x["steps_per_s"] for x in results if x["preset"] == r["preset"]}
-        ratio = lambda peer: f"{r['steps_per_s'] / base[peer]:.2f}x" if peer in base else "-"  # noqa: E731
+        ratios = [f"{r['steps_per_s'] / base[peer]:.2f}x" if peer in base else "-" for peer in ("lucidrains", "naive_hf")]
         mfu = f"{r['mfu']:.1%}" if "mfu" in r else "-"
         print(f"{r['preset']:8} {r['impl']:34} {r['steps_per_s']:9.3f} {r['tokens_per_s']:10.0f} "
-              f"{r['model_tflops']:8.3f} {mfu:>6} {r['peak_memory_gib']:9.2f} {ratio('lucidrains'):>9} "
-              f"{ratio('naive_hf'):>9}")
+              f"{r['model_tflops']:8.3f} {mfu:>6} {r['peak_memory_gib']:9.2f} {ratios[0]:>9} {ratios[1]:>9}")
     if args.output:
         with open(args.output, "w") as f:
             json.dump({"args": vars(args), "device": torch.cuda.get_device_name() if args.device == "cuda" else
