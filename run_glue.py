@@ -138,7 +138,7 @@ def run_task(task: GlueTask, splits: dict, tokenizer, data_args, training_args, 
     train = encode(train, tokenizer, max_len)
     evaluation = {split: sorted_by_length(encode(splits[split], tokenizer, max_len))
                   for split in task.eval_splits if split in splits}
-    tests = {split: sorted_by_length(encode(splits[split], tokenizer, max_len))
+    tests = {split: sorted_by_length(encode(splits[split], tokenizer, max_len, labelled=False))
              for split in task.test_splits if split in splits}
 
     label_kwargs = ({"num_labels": 1, "problem_type": "regression"} if task.is_regression else
@@ -240,7 +240,7 @@ def write_ax(task, splits, tokenizer, data_args, training_args, model_path, subm
     args = dataclasses.replace(training_args, output_dir=os.path.join(training_args.output_dir, "ax"))
     trainer = ElectraTrainer(model=model, args=args, processing_class=tokenizer,
                              data_collator=DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8))
-    dataset = sorted_by_length(encode(splits["test"], tokenizer, data_args.max_seq_length))
+    dataset = sorted_by_length(encode(splits["test"], tokenizer, data_args.max_seq_length, labelled=False))
     predictions = predictions_from_logits(trainer.predict(dataset).predictions, regression=False)
     write_submission(os.path.join(submission_dir, task.submission["test"]), task, dataset["idx"], predictions)
 

@@ -128,11 +128,11 @@ def load_documents(spec: CorpusSpec, cache_dir: str | None = None) -> Dataset | 
     return docs
 
 
-def examples_fingerprint(docs: Dataset, builder: ExampleBuilder, tokenizer, extra: dict | None = None) -> str:
+def examples_fingerprint(docs: Dataset, builder: ExampleBuilder, tokenizer) -> str:
     """A key that changes whenever the corpus, the tokenizer or the builder settings do."""
     settings = {f.name: getattr(builder, f.name) for f in fields(builder) if f.name != "tokenizer"}
     key = {"corpus": docs._fingerprint, "tokenizer": tokenizer.backend_tokenizer.to_str(), "builder": settings,
-           "version": BUILDER_VERSION, **(extra or {})}
+           "version": BUILDER_VERSION}
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -5,6 +5,8 @@ Sums stay on the device between logging steps (no host sync per step); `compute`
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
 # tf.metrics.auc's defaults: 200 thresholds, ROC, trapezoidal (thresholds at -eps, i/199, 1+eps).
@@ -12,8 +14,9 @@ AUC_THRESHOLDS = 200
 _AUC_EPSILON = 1e-7
 
 
+@functools.lru_cache(maxsize=8)
 def auc_thresholds(device=None) -> torch.Tensor:
-    """Built on the device (no host-to-device copy on the per-step path)."""
+    """Built once per device, on the device (the per-step path makes no host-to-device copy)."""
     inner = torch.arange(1, AUC_THRESHOLDS - 1, dtype=torch.float64, device=device) / (AUC_THRESHOLDS - 1)
     low, high = torch.full((1,), -_AUC_EPSILON, device=device), torch.full((1,), 1.0 + _AUC_EPSILON, device=device)
     return torch.cat([low, inner.float(), high])

@@ -56,12 +56,11 @@ def featurize(texts_a: list[str], texts_b: list[str | None] | None, tokenizer, m
     return output
 
 
-def encode(dataset: Dataset, tokenizer, max_seq_length: int) -> Dataset:
+def encode(dataset: Dataset, tokenizer, max_seq_length: int, labelled: bool = True) -> Dataset:
     """Add `input_ids`/`token_type_ids` to a split with `text_a`/`text_b`/`label` columns; `label` becomes the
-    model's `labels` (dropped for test splits, whose labels are -1)."""
+    model's `labels`, or is dropped for a split without labels (a test split)."""
     encoded = dataset.map(lambda batch: featurize(batch["text_a"], batch["text_b"], tokenizer, max_seq_length),
                           batched=True, desc="Tokenizing")
-    labelled = any(label != -1 for label in encoded["label"][:100])
     return encoded.rename_column("label", "labels") if labelled else encoded.remove_columns("label")
 
 
