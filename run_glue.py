@@ -15,7 +15,6 @@ chosen trial's test predictions become GLUE-server files in <output_dir>/submiss
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import logging
@@ -25,11 +24,9 @@ import sys
 from dataclasses import dataclass, field
 
 import datasets
-import transformers
-from transformers import DataCollatorWithPadding, HfArgumentParser
+from transformers import DataCollatorWithPadding
 
 from electra_hf import ElectraTrainer, ElectraTrainingArguments
-from electra_hf.data import load_tokenizer
 from electra_hf.metrics.glue import glue_metrics, predictions_from_logits
 from electra_hf.tasks import (
     TRAINABLE_TASKS,
@@ -43,6 +40,8 @@ from electra_hf.tasks import (
     sorted_by_length,
     write_submission,
 )
+from electra_hf.tasks.cli import discriminator_path, load_model_tokenizer, setup_logging
+from electra_hf.tasks.cli import parse_arguments as parse_finetuning_arguments
 from electra_hf.tasks.recipe import finetuning_recipe
 from electra_hf.tasks.trials import choose_trial, format_summary, summarize_trials
 
@@ -86,23 +85,11 @@ class DataArguments:
 
 def parse_arguments(argv: list[str]) -> tuple[ModelArguments, DataArguments, ElectraTrainingArguments, set[str]]:
     """The arguments and the names given explicitly (the recipe fills the others per task)."""
-    parser = HfArgumentParser((ModelArguments, DataArguments, ElectraTrainingArguments), description=__doc__,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
     defaults = {"output_dir": "runs/glue", "save_strategy": "no", "eval_strategy": "no", "logging_steps": 50,
                 "per_device_eval_batch_size": 128, "train_sampling_strategy": "group_by_length",
                 "report_to": "tensorboard"}
-    if len(argv) == 1 and argv[0].endswith(".json"):
-        with open(argv[0]) as f:
-            given = json.load(f)
-        return (*parser.parse_dict({**defaults, **given}), set(given))
-    parser.set_defaults(**defaults)
-    explicit = {arg[2:].split("=")[0] for arg in argv if arg.startswith("--")}
-    return (*parser.parse_args_into_dataclasses(args=argv), explicit)
-
-
-def discriminator_path(path: str) -> str:
-    """A pre-training output directory holds the discriminator in a sub-folder."""
-    return os.path.join(path, "discriminator") if os.path.isdir(os.path.join(path, "discriminator")) else path
+    return parse_finetuning_arguments((ModelArguments, DataArguments, ElectraTrainingArguments), defaults, argv,
+                                      description=__doc__)
 
 
 def custom_task(data_args: DataArguments) -> tuple[GlueTask, dict]:
@@ -175,17 +162,9 @@ def run_task(task: GlueTask, splits: dict, tokenizer, data_args, training_args, 
 
 def main(argv: list[str] | None = None) -> dict:
     model_args, data_args, training_args, explicit = parse_arguments(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", handlers=[logging.StreamHandler()])
-    logger.setLevel(logging.INFO if training_args.should_log else logging.WARNING)
-    transformers.utils.logging.set_verbosity(training_args.get_process_log_level())
-    datasets.utils.logging.set_verbosity(training_args.get_process_log_level())
-
+    setup_logging(logger, training_args)
     model_path = discriminator_path(model_args.model_name_or_path)
-    tokenizer = load_tokenizer(model_args.tokenizer_name or model_path)
-    vocab_size = transformers.AutoConfig.from_pretrained(model_path).vocab_size
-    if len(tokenizer) != vocab_size:
-        raise ValueError(f"the tokenizer has {len(tokenizer)} tokens but {model_path} has vocab_size {vocab_size}: "
-                         "pass the model's own tokenizer (--tokenizer_name).")
+    tokenizer = load_model_tokenizer(model_path, model_args.tokenizer_name)
 
     if data_args.task_name == "custom":
         custom, custom_splits = custom_task(data_args)

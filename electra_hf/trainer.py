@@ -11,7 +11,9 @@ import shutil
 from dataclasses import dataclass, field
 
 import torch
+from torch.utils.data import SequentialSampler
 from transformers import Trainer, TrainingArguments
+from transformers.trainer_utils import has_length
 
 from .config import ElectraPretrainingConfig
 from .metrics.pretraining import PretrainingMetrics
@@ -174,6 +176,13 @@ class ElectraTrainer(Trainer):
         tokenizer = self.processing_class or getattr(self.data_collator, "tokenizer", None)
         if isinstance(model, ElectraPretrainingModel) and tokenizer is not None:
             model.config.check_tokenizer(tokenizer)
+
+    def _get_eval_sampler(self, eval_dataset):
+        # transformers v5 groups evaluation batches by length (shuffled) when training does; predictions must
+        # stay in the dataset's order to be matched with its rows (test ids, QA windows).
+        if eval_dataset is None or not has_length(eval_dataset) or self.args.world_size > 1:
+            return None
+        return SequentialSampler(eval_dataset)
 
     def create_optimizer(self, model=None):
         if not self.args.original_optimizer:

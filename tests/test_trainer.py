@@ -79,6 +79,20 @@ def test_layerwise_decay_for_fine_tuning(tmp_path):
     assert lrs == sorted({round(0.8 ** k, 6) for k in (4, 3, 2, 0)})  # embeddings, layer 0, layer 1, head
 
 
+def test_predictions_keep_the_dataset_order_when_training_groups_by_length(tmp_path, tokenizer):
+    # transformers v5 would reuse the training's length grouping (shuffled) for evaluation batches
+    model = ElectraForSequenceClassification(ElectraConfig(num_hidden_layers=1, hidden_size=32,
+                                                           num_attention_heads=1, intermediate_size=64)).eval()
+    rows = tokenized(tokenizer, [" ".join(["word"] * n) for n in (3, 40, 7, 25, 1, 33, 12, 5)])
+    args = ElectraTrainingArguments(output_dir=str(tmp_path), per_device_eval_batch_size=2, report_to="none",
+                                    use_cpu=True, train_sampling_strategy="group_by_length")
+    trainer = ElectraTrainer(model=model, args=args, processing_class=tokenizer)
+    predicted = trainer.predict(rows).predictions
+    with torch.no_grad():
+        expected = [model(input_ids=torch.tensor([ids])).logits[0].numpy() for ids in rows["input_ids"]]
+    assert torch.allclose(torch.tensor(predicted), torch.tensor(expected), atol=1e-5)
+
+
 def test_checkpoints_save_the_pair_and_resume(tmp_path, tokenizer, tiny_config, sentences):
     trainer = make_trainer(tmp_path, tokenizer, tiny_config, sentences, max_steps=6, save_strategy="steps",
                            save_steps=3, logging_steps=1)
