@@ -107,11 +107,12 @@ def parse_qa_arguments(argv: list[str]) -> tuple[ModelArguments, DataArguments, 
 
 
 def load_splits(data_args: DataArguments, training_args) -> dict[str, Dataset]:
-    wanted = {"train": (training_args.do_train, data_args.train_file),
-              "validation": (training_args.do_eval, data_args.validation_file),
-              "test": (training_args.do_predict, data_args.test_file)}
+    wanted = {"train": (training_args.do_train, data_args.train_file, "--do_train needs --train_file or --dataset_name."),
+              "validation": (training_args.do_eval, data_args.validation_file,
+                             "--do_eval needs --validation_file or --dataset_name."),
+              "test": (training_args.do_predict, data_args.test_file, "--do_predict needs --test_file.")}
     splits = {}
-    for split, (needed, path) in wanted.items():
+    for split, (needed, path, missing) in wanted.items():
         if not needed:
             continue
         if path:
@@ -119,9 +120,7 @@ def load_splits(data_args: DataArguments, training_args) -> dict[str, Dataset]:
         elif data_args.dataset_name and split != "test":
             splits[split] = load_qa_hub(data_args.dataset_name, split, data_args.dataset_config_name)
         else:
-            flag = {"train": "--train_file", "validation": "--validation_file", "test": "--test_file"}[split]
-            raise ValueError(f"--do_{'eval' if split == 'validation' else split} needs {flag}"
-                             + (" or --dataset_name." if split != "test" else "."))
+            raise ValueError(missing)
     if data_args.max_train_samples and "train" in splits:
         splits["train"] = splits["train"].select(range(min(data_args.max_train_samples, len(splits["train"]))))
     if data_args.max_eval_samples and "validation" in splits:
