@@ -4,7 +4,8 @@ recipe: end logits conditioned on the start (a beam of 20 at inference), the no-
 windows of 512 tokens, 2 epochs, layer-wise learning-rate decay, Adam without bias correction.
 
     python run_qa.py --model_name_or_path google/electra-base-discriminator --dataset_name squad_v2
-    python run_qa.py --model_name_or_path runs/electra-small --train_file train-v2.0.json --validation_file dev-v2.0.json
+    python run_qa.py --model_name_or_path runs/electra-small --train_file train-v2.0.json \\
+        --validation_file dev-v2.0.json
     python run_qa.py --model_name_or_path DIR --train_file NewsQA.jsonl.gz --validation_file NewsQA-dev.jsonl.gz
     python run_qa.py --model_name_or_path runs/qa/trial_0 --do_predict --test_file questions.json
     python run_qa.py args.json
@@ -59,7 +60,8 @@ class ModelArguments:
         "help": "The no-answer classifier on [CLS] + the start-weighted summary (the original)."})
     answerable_uses_start_logits: bool = field(default=True, metadata={
         "help": "Feed the start-weighted summary to the no-answer classifier (the original)."})
-    answerable_weight: float = field(default=0.5, metadata={"help": "Weight of the no-answer loss (the original: 0.5)."})
+    answerable_weight: float = field(default=0.5, metadata={
+        "help": "Weight of the no-answer loss (the original: 0.5)."})
     beam_size: int = field(default=20, metadata={"help": "Starts, and ends per start, kept at inference."})
 
 
@@ -74,8 +76,10 @@ class DataArguments:
         "help": "A Hub dataset with SQuAD's columns (squad, squad_v2); needs a network."})
     dataset_config_name: str | None = field(default=None, metadata={"help": "Its configuration, if any."})
     train_file: str | None = field(default=None, metadata={"help": "SQuAD .json or MRQA .jsonl(.gz)."})
-    validation_file: str | None = field(default=None, metadata={"help": "SQuAD .json or MRQA .jsonl(.gz), with answers."})
-    test_file: str | None = field(default=None, metadata={"help": "Questions to answer (--do_predict); answers unused."})
+    validation_file: str | None = field(default=None, metadata={
+        "help": "SQuAD .json or MRQA .jsonl(.gz), with answers."})
+    test_file: str | None = field(default=None, metadata={
+        "help": "Questions to answer (--do_predict); answers unused."})
     version_2_with_negative: bool | None = field(default=None, metadata={
         "help": "Questions may have no answer (SQuAD 2.0). Default: yes if the name has 'v2' or any question of "
                 "the training or validation data has no answer."})
@@ -107,7 +111,8 @@ def parse_qa_arguments(argv: list[str]) -> tuple[ModelArguments, DataArguments, 
 
 
 def load_splits(data_args: DataArguments, training_args) -> dict[str, Dataset]:
-    wanted = {"train": (training_args.do_train, data_args.train_file, "--do_train needs --train_file or --dataset_name."),
+    wanted = {"train": (training_args.do_train, data_args.train_file,
+                        "--do_train needs --train_file or --dataset_name."),
               "validation": (training_args.do_eval, data_args.validation_file,
                              "--do_eval needs --validation_file or --dataset_name."),
               "test": (training_args.do_predict, data_args.test_file, "--do_predict needs --test_file.")}
@@ -154,9 +159,11 @@ def main(argv: list[str] | None = None) -> dict:
 
     splits = load_splits(data_args, training_args)
     version_2 = data_args.version_2_with_negative
-    if version_2 is None:
+    if version_2 is None:  # from the data; for predictions only, as the model was fine-tuned
         version_2 = "v2" in (data_args.dataset_name or "") or any(
-            has_unanswerable(splits[s]) for s in ("train", "validation") if s in splits)
+            has_unanswerable(splits[s]) for s in ("train", "validation") if s in splits) or (
+            not ({"train", "validation"} & set(splits)) and getattr(config, "qa_version_2_with_negative", False))
+    config.qa_version_2_with_negative = version_2  # saved with the model
     kind = "squad_v2" if version_2 else (
         "mrqa" if data_args.validation_file and file_format(data_args.validation_file) == "mrqa" else "squad")
     logger.info("Scoring: %s (questions without an answer %s)", kind, "allowed" if version_2 else "not expected")

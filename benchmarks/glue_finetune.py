@@ -16,7 +16,6 @@ evaluation examples/s as the Trainer measures them.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -33,6 +32,7 @@ from transformers import (
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from benchmarks.report import print_ratio_table, write_results  # noqa: E402
 from electra_hf import (  # noqa: E402
     ElectraPretrainingConfig,
     ElectraPretrainingModel,
@@ -91,15 +91,9 @@ def main() -> None:
     torch.manual_seed(0)
     ElectraPretrainingModel(ElectraPretrainingConfig.from_preset("small")).discriminator.save_pretrained(model_dir)
     results = [run(impl, model_dir, train, evaluation, args) for impl in ("electra_hf", "plain_hf")]
-    base = {r["impl"]: r for r in results}["plain_hf"]
-    print(f"\n{'impl':12} {'train steps/s':>14} {'eval examples/s':>16} {'train vs plain':>15} {'eval vs plain':>14}")
-    for r in results:
-        print(f"{r['impl']:12} {r['train_steps_per_s']:14.3f} {r['eval_examples_per_s']:16.1f} "
-              f"{r['train_steps_per_s'] / base['train_steps_per_s']:14.2f}x "
-              f"{r['eval_examples_per_s'] / base['eval_examples_per_s']:13.2f}x")
-    if args.output:
-        with open(args.output, "w") as f:
-            json.dump({"args": vars(args), "torch": torch.__version__, "results": results}, f, indent=1)
+    print_ratio_table(results, {"train_steps_per_s": "train steps/s", "eval_examples_per_s": "eval examples/s"},
+                      baseline="plain_hf")
+    write_results(args.output, args, results)
 
 
 if __name__ == "__main__":

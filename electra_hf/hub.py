@@ -46,17 +46,21 @@ def write_model_cards(output_dir: str, model: ElectraPretrainingModel, *, steps:
         ModelCard(content).save(os.path.join(output_dir, sub, "README.md"))
 
 
+def push_folder_to_hub(folder: str, repo_id: str, *, token: str | None = None, private: bool | None = None,
+                       commit_message: str = "Upload with electra-hf") -> str:
+    """Create `repo_id` if needed and upload `folder` to it; returns the repository's URL."""
+    api = HfApi(token=token)
+    repo = api.create_repo(repo_id, private=private, exist_ok=True)
+    api.upload_folder(repo_id=repo.repo_id, folder_path=folder, commit_message=commit_message)
+    return repo.url if hasattr(repo, "url") else str(repo)
+
+
 def push_pair_to_hub(output_dir: str, model: ElectraPretrainingModel, repo_ids: dict[str, str], *,
                      token: str | None = None, private: bool | None = None, commit_message: str = "ELECTRA pre-training"
                      ) -> list[str]:
     """Upload each half's folder (weights, config, tokenizer, card) to its own repository; returns the URLs."""
-    api = HfApi(token=token)
-    urls = []
-    for name in model.halves():
-        if name not in repo_ids:
-            raise ValueError(f"no repository named for the {name}: pass one for each of {list(model.halves())}.")
-        repo = api.create_repo(repo_ids[name], private=private, exist_ok=True)
-        api.upload_folder(repo_id=repo.repo_id, folder_path=os.path.join(output_dir, name),
-                          commit_message=commit_message)
-        urls.append(repo.url if hasattr(repo, "url") else str(repo))
-    return urls
+    missing = [name for name in model.halves() if name not in repo_ids]
+    if missing:
+        raise ValueError(f"no repository named for the {missing[0]}: pass one for each of {list(model.halves())}.")
+    return [push_folder_to_hub(os.path.join(output_dir, name), repo_ids[name], token=token, private=private,
+                               commit_message=commit_message) for name in model.halves()]

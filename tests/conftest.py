@@ -7,6 +7,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
+from transformers import ElectraConfig, ElectraForPreTraining  # noqa: E402
 
 from electra_hf import ElectraPretrainingConfig  # noqa: E402
 from electra_hf.data import load_tokenizer  # noqa: E402
@@ -27,6 +28,18 @@ def synthetic_sentences(n: int, seed: int = 0) -> list[str]:
 @pytest.fixture(scope="session")
 def tokenizer():
     return load_tokenizer()
+
+
+@pytest.fixture(scope="session")
+def discriminator(tmp_path_factory, tokenizer):
+    """A small random discriminator with its tokenizer, as pre-training would leave it."""
+    path = tmp_path_factory.mktemp("model") / "discriminator"
+    config = ElectraConfig(embedding_size=64, hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
+                           intermediate_size=128)
+    torch.manual_seed(0)
+    ElectraForPreTraining(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return str(path)
 
 
 @pytest.fixture

@@ -34,18 +34,6 @@ def glue_dir(tmp_path_factory):
     return write_glue(str(tmp_path_factory.mktemp("glue") / "glue_data"), n_train=160, n_eval=48)
 
 
-@pytest.fixture(scope="module")
-def discriminator(tmp_path_factory, tokenizer):
-    """A small random discriminator with its tokenizer, as pre-training would leave it."""
-    path = tmp_path_factory.mktemp("model") / "discriminator"
-    config = ElectraConfig(embedding_size=64, hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
-                           intermediate_size=128)
-    torch.manual_seed(0)
-    ElectraForPreTraining(config).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return str(path)
-
-
 def test_readers_follow_each_tasks_columns(glue_dir):
     cola = read_glue_tsv(get_task("cola"), "train", glue_dir)  # no header: every line is a row
     assert len(cola) == 160 and cola[0]["text_b"] is None and cola[0]["label"] in (0, 1)

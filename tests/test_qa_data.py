@@ -162,13 +162,15 @@ def test_bad_files_fail_clearly(tmp_path):
     with pytest.raises(ValueError, match="not a SQuAD file"):
         load_qa_file(write("list.json", "[1, 2]"))
     with pytest.raises(ValueError, match="article 0, paragraph 0, question 0 has no 'question'"):
-        load_qa_file(write("noq.json", json.dumps({"data": [{"paragraphs": [{"context": "c", "qas": [{"id": "1"}]}]}]})))
+        load_qa_file(write("noq.json", json.dumps({"data": [{"paragraphs": [{"context": "c",
+                                                                             "qas": [{"id": "1"}]}]}]})))
     with pytest.raises(ValueError, match="line 2 is not valid JSON"):
         load_qa_file(write("bad.jsonl", '{"header": {}}\n{"context": \n'))
     with pytest.raises(ValueError, match="malformed detected_answers"):
         load_qa_file(write("spans.jsonl", json.dumps({"context": "c", "qas": [
             {"qid": "1", "question": "q", "detected_answers": [{"text": "c", "char_spans": []}]}]}) + "\n"))
-    duplicated = {"data": [{"paragraphs": [{"context": "c", "qas": [{"id": "1", "question": "q", "answers": []}] * 2}]}]}
+    question = {"id": "1", "question": "q", "answers": []}
+    duplicated = {"data": [{"paragraphs": [{"context": "c", "qas": [question, question]}]}]}
     with pytest.raises(ValueError, match="occur more than once"):
         load_qa_file(write("dup.json", json.dumps(duplicated)))
     with pytest.raises(ValueError, match="use a SQuAD .json file or an MRQA .jsonl"):

@@ -32,7 +32,8 @@ def make_model(path, **options):
 
 def batch():
     # [CLS] q q [SEP] c c c c [SEP] pad pad, and a longer second row
-    input_ids = torch.tensor([[101, 7, 8, 102, 20, 21, 22, 23, 102, 0, 0], [101, 7, 102, 20, 21, 22, 23, 24, 25, 26, 102]])
+    input_ids = torch.tensor([[101, 7, 8, 102, 20, 21, 22, 23, 102, 0, 0],
+                              [101, 7, 102, 20, 21, 22, 23, 24, 25, 26, 102]])
     token_type_ids = torch.tensor([[0, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0], [0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1]])
     attention_mask = (input_ids > 0).long()
     return {"input_ids": input_ids, "token_type_ids": token_type_ids, "attention_mask": attention_mask}

@@ -5,8 +5,6 @@ import json
 import os
 
 import pytest
-import torch
-from transformers import ElectraConfig, ElectraForPreTraining
 
 import run_qa
 
@@ -15,17 +13,6 @@ from .qa_fixture import make_questions, write_mrqa, write_squad
 FAST = ["--max_seq_length", "64", "--max_query_length", "16", "--doc_stride", "32", "--learning_rate", "1e-3",
         "--num_train_epochs", "3", "--per_device_train_batch_size", "16", "--report_to", "none",
         "--disable_tqdm", "true", "--use_cpu", "true", "--dataloader_num_workers", "0"]
-
-
-@pytest.fixture(scope="module")
-def discriminator(tmp_path_factory, tokenizer):
-    path = tmp_path_factory.mktemp("model") / "discriminator"
-    config = ElectraConfig(embedding_size=64, hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
-                           intermediate_size=128)
-    torch.manual_seed(0)
-    ElectraForPreTraining(config).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return str(path)
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +47,9 @@ def test_squad_v2_learns_and_beats_the_trivial_baseline(squad_run):
 def test_predict_with_the_fine_tuned_model(squad_run, tmp_path):
     _, files, output, _, test = squad_run
     results = run_qa.main(["--model_name_or_path", os.path.join(output, "trial_0"), "--do_predict", "--test_file",
-                           files["test"], "--output_dir", str(tmp_path), "--version_2_with_negative", "true", *FAST])
+                           files["test"], "--output_dir", str(tmp_path), *FAST])  # SQuAD 2.0, as trained
     predictions = json.load(open(tmp_path / "trial_0" / "test" / "predictions.json"))
+    assert os.path.exists(tmp_path / "trial_0" / "test" / "null_odds.json")
     assert len(predictions) == 20 and "trials" not in results  # nothing to score
     right = sum(predictions[q["id"]] == q["answer"]["text"] for q in test)  # the file itself has no answers
     assert right >= 15  # the trained head was loaded, not a fresh one

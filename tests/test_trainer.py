@@ -89,8 +89,8 @@ def test_predictions_keep_the_dataset_order_when_training_groups_by_length(tmp_p
     trainer = ElectraTrainer(model=model, args=args, processing_class=tokenizer)
     predicted = trainer.predict(rows).predictions
     with torch.no_grad():
-        expected = [model(input_ids=torch.tensor([ids])).logits[0].numpy() for ids in rows["input_ids"]]
-    assert torch.allclose(torch.tensor(predicted), torch.tensor(expected), atol=1e-5)
+        expected = torch.stack([model(input_ids=torch.tensor([ids])).logits[0] for ids in rows["input_ids"]])
+    assert torch.allclose(torch.from_numpy(predicted), expected, atol=1e-5)
 
 
 def test_checkpoints_save_the_pair_and_resume(tmp_path, tokenizer, tiny_config, sentences):

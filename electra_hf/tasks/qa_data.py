@@ -28,7 +28,8 @@ logger = logging.getLogger(__name__)
 
 QA_FEATURES = datasets.Features({
     "id": datasets.Value("string"), "question": datasets.Value("string"), "context": datasets.Value("string"),
-    "answers": {"text": datasets.List(datasets.Value("string")), "answer_start": datasets.List(datasets.Value("int64"))},
+    "answers": {"text": datasets.List(datasets.Value("string")),
+                "answer_start": datasets.List(datasets.Value("int64"))},
     "references": datasets.List(datasets.Value("string")),
 })
 

@@ -25,7 +25,8 @@ def qa_config(model_name_or_path: str, **head_options) -> ElectraConfig:
     else the original's defaults."""
     unknown = set(head_options) - set(QA_HEAD_DEFAULTS)
     if unknown:
-        raise ValueError(f"unknown question-answering head option(s) {sorted(unknown)}; known: {sorted(QA_HEAD_DEFAULTS)}.")
+        raise ValueError(f"unknown question-answering head option(s) {sorted(unknown)}; "
+                         f"known: {sorted(QA_HEAD_DEFAULTS)}.")
     config = ElectraConfig.from_pretrained(model_name_or_path)
     for name, default in QA_HEAD_DEFAULTS.items():
         setattr(config, name, head_options.get(name, getattr(config, name, default)))
