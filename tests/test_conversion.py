@@ -204,6 +204,11 @@ def test_other_models_and_bad_requests_are_refused(tmp_path, pair_dir):
                  str(tmp_path / "o"))
     pair, _ = pair_dir
     hf_to_tf(str(tmp_path / "disc_only"), str(pair / "discriminator"))
+    reader = TFCheckpointReader(str(tmp_path / "disc_only"))
+    extra = {name: reader.get_tensor(name) for name in reader.entries}
+    extra["discriminator_predictions/dense_2/kernel"] = torch.zeros(2, 2)  # a layer the model has no place for
+    with pytest.raises(CheckpointError, match="no place for: \\['discriminator_predictions/dense_2/kernel'\\]"):
+        tf_to_hf(write_layout(tmp_path / "extra", [], extra), str(tmp_path / "o"), which="discriminator")
     with pytest.raises(CheckpointError, match="no generator variables"):
         tf_to_hf(str(tmp_path / "disc_only"), str(tmp_path / "o"), which="generator")
     (tmp_path / "taken").mkdir()

@@ -225,6 +225,15 @@ def tf_to_hf(checkpoint: str, output_dir: str, which: str = "both", hparams: dic
         _load_half(gen, reader, table, {"generator_lm_head.weight"})
         halves["generator"] = gen
         used |= {tf for tf, _, _ in table}
+    generator_scopes = {"separate": ("generator/", "generator_predictions/", "electra/embeddings/"),
+                        "untied": ("generator/", "generator_predictions/"), "tied": ("electra/", "generator_predictions/")}
+    own_scopes = {"discriminator": ("electra/", "discriminator_predictions/"),
+                  "generator": generator_scopes.get(layout["generator"], ())}
+    unexpected = [name for name in sorted(set(reader.entries) - used) if not is_bookkeeping(name)
+                  and any(name.startswith(own_scopes[half]) for half in halves)]
+    if unexpected:  # e.g. a projection where the shapes say none: the model would silently differ
+        raise CheckpointError(f"variables the inferred model has no place for: {unexpected[:5]} "
+                              f"({len(unexpected)} in all); is this an ELECTRA layout?")
     for name in sorted(set(reader.entries) - used):
         reason = ("optimizer slots and step counters" if is_bookkeeping(name) else
                   "task-specific (fine-tuning) head variables" if name.startswith("task_specific/") else
@@ -239,8 +248,9 @@ def tf_to_hf(checkpoint: str, output_dir: str, which: str = "both", hparams: dic
         "do_lower_case", True)) if os.path.isfile(vocab) else None
     with _atomic_directory(output_dir, overwrite) as staging:
         if set(halves) == {"discriminator", "generator"} and isinstance(halves["discriminator"], ElectraForPreTraining):
-            ElectraPretrainingModel.from_discriminator_and_generator(halves["discriminator"], halves["generator"]
-                                                                     ).save_pretrained(staging)
+            length = hparams.get("max_seq_length", min(128, disc_config.max_position_embeddings))
+            ElectraPretrainingModel.from_discriminator_and_generator(
+                halves["discriminator"], halves["generator"], max_seq_length=length).save_pretrained(staging)
         else:
             for name, model in halves.items():
                 model.save_pretrained(os.path.join(staging, name))
