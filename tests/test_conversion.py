@@ -219,13 +219,33 @@ def test_other_models_and_bad_requests_are_refused(tmp_path, pair_dir):
     assert [n for n in os.listdir(tmp_path) if n.startswith(".converting-")] == []
 
 
-def test_cli(pair_dir, tmp_path, capsys):
+def test_cli(pair_dir, tmp_path, capsys, monkeypatch):
     pair, _ = pair_dir
+    uploads = []
+
+    class FakeApi:
+        def __init__(self, token=None):
+            pass
+
+        def create_repo(self, repo_id, private=None, exist_ok=False):
+            return type("Repo", (), {"repo_id": repo_id, "url": f"https://hf.co/{repo_id}"})()
+
+        def upload_folder(self, repo_id, folder_path, commit_message):
+            uploads.append((repo_id, sorted(os.listdir(folder_path))))
+
+    monkeypatch.setattr("electra_hf.hub.HfApi", FakeApi)
     convert_tf_checkpoint.main(["hf2tf", "--discriminator", str(pair / "discriminator"), "--generator",
                                 str(pair / "generator"), "--output_dir", str(tmp_path / "tf")])
     convert_tf_checkpoint.main(["tf2hf", "--checkpoint", str(tmp_path / "tf" / "model.ckpt-0"), "--output_dir",
                                 str(tmp_path / "hf"), "--which", "discriminator"])
     assert "converted" in capsys.readouterr().out and os.path.isdir(tmp_path / "hf" / "discriminator")
+    convert_tf_checkpoint.main(["tf2hf", "--checkpoint", str(tmp_path / "tf"), "--output_dir", str(tmp_path / "both"),
+                                "--push_to_hub", "me/electra"])
+    assert [repo for repo, _ in uploads] == ["me/electra-discriminator", "me/electra-generator"]
+    assert all({"config.json", "model.safetensors", "tokenizer.json"} <= set(files) for _, files in uploads)
+    with pytest.raises(SystemExit, match="error: .*is not a complete ElectraForMaskedLM"):
+        convert_tf_checkpoint.main(["hf2tf", "--discriminator", str(pair / "discriminator"), "--generator",
+                                    str(pair / "discriminator"), "--output_dir", str(tmp_path / "wrong")])
     with pytest.raises(SystemExit, match="error: .*exists and is not empty"):
         convert_tf_checkpoint.main(["tf2hf", "--checkpoint", str(tmp_path / "tf"), "--output_dir",
                                     str(tmp_path / "hf")])

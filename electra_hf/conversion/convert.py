@@ -226,7 +226,8 @@ def tf_to_hf(checkpoint: str, output_dir: str, which: str = "both", hparams: dic
         halves["generator"] = gen
         used |= {tf for tf, _, _ in table}
     generator_scopes = {"separate": ("generator/", "generator_predictions/", "electra/embeddings/"),
-                        "untied": ("generator/", "generator_predictions/"), "tied": ("electra/", "generator_predictions/")}
+                        "untied": ("generator/", "generator_predictions/"),
+                        "tied": ("electra/", "generator_predictions/")}
     own_scopes = {"discriminator": ("electra/", "discriminator_predictions/"),
                   "generator": generator_scopes.get(layout["generator"], ())}
     unexpected = [name for name in sorted(set(reader.entries) - used) if not is_bookkeeping(name)
@@ -269,6 +270,17 @@ def _hf_tensors(model: torch.nn.Module, table) -> dict[str, torch.Tensor]:
     return {tf: (state[hf].t().contiguous() if transpose else state[hf]) for tf, hf, transpose in table}
 
 
+def _load_complete(cls, path: str):
+    """`cls.from_pretrained(path)`, refusing a checkpoint that lacks some of the model's weights (they would be
+    written to the TF checkpoint freshly initialised)."""
+    model, info = cls.from_pretrained(path, output_loading_info=True)
+    missing = set(info["missing_keys"]) - {"generator_lm_head.weight"}
+    if missing:
+        raise ValueError(f"{path} is not a complete {cls.__name__}: it has no {sorted(missing)[:3]} "
+                         f"({len(missing)} missing).")
+    return model
+
+
 def _write_vocab(model_dir: str, path: str) -> None:
     """The WordPiece vocabulary the original reads (vocab.txt, one token per line in id order), if the model has
     a WordPiece tokenizer."""
@@ -296,10 +308,10 @@ def hf_to_tf(output_dir: str, discriminator: str | None = None, generator: str |
     original's Estimator expects when it resumes pre-training from a directory."""
     if not discriminator:
         raise ValueError("hf_to_tf needs the discriminator (its embeddings are the shared ones).")
-    disc = ElectraForPreTraining.from_pretrained(discriminator)
+    disc = _load_complete(ElectraForPreTraining, discriminator)
     tensors = _hf_tensors(disc, discriminator_names(disc.config))
     if generator:
-        gen = ElectraForMaskedLM.from_pretrained(generator)
+        gen = _load_complete(ElectraForMaskedLM, generator)
         gen_tensors = _hf_tensors(gen, generator_names(gen.config, "separate"))
         for name in [n for n in gen_tensors if n.startswith("electra/embeddings/")]:
             shared = gen_tensors.pop(name)
