@@ -40,7 +40,7 @@ from electra_hf.tasks import (
     sorted_by_length,
     write_submission,
 )
-from electra_hf.tasks.cli import discriminator_path, load_model_tokenizer, setup_logging
+from electra_hf.tasks.cli import check_max_length, discriminator_path, load_model_tokenizer, setup_logging
 from electra_hf.tasks.cli import parse_arguments as parse_finetuning_arguments
 from electra_hf.tasks.recipe import finetuning_recipe
 from electra_hf.tasks.trials import choose_trial, format_summary, summarize_trials
@@ -165,6 +165,7 @@ def main(argv: list[str] | None = None) -> dict:
     setup_logging(logger, training_args)
     model_path = discriminator_path(model_args.model_name_or_path)
     tokenizer = load_model_tokenizer(model_path, model_args.tokenizer_name)
+    check_max_length(ElectraForClassification.config_class.from_pretrained(model_path), data_args.max_seq_length)
 
     if data_args.task_name == "custom":
         custom, custom_splits = custom_task(data_args)

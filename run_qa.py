@@ -21,7 +21,6 @@ import dataclasses
 import json
 import logging
 import os
-import shutil
 import sys
 from dataclasses import dataclass, field
 
@@ -30,7 +29,14 @@ from transformers import DataCollatorWithPadding
 
 from electra_hf import ElectraTrainer, ElectraTrainingArguments
 from electra_hf.metrics.qa import mrqa_metrics, squad_v1_metrics, squad_v2_metrics
-from electra_hf.tasks.cli import discriminator_path, load_model_tokenizer, parse_arguments, setup_logging
+from electra_hf.tasks.cli import (
+    check_max_length,
+    discriminator_path,
+    load_model_tokenizer,
+    parse_arguments,
+    requested_splits,
+    setup_logging,
+)
 from electra_hf.tasks.qa_data import (
     check_training_examples,
     file_format,
@@ -42,7 +48,7 @@ from electra_hf.tasks.qa_data import (
 from electra_hf.tasks.qa_model import ElectraForSpanQuestionAnswering, qa_config
 from electra_hf.tasks.qa_predictions import OUTPUT_NAMES, QAPredictions, predict_answers
 from electra_hf.tasks.recipe import finetuning_recipe
-from electra_hf.tasks.trials import choose_trial, format_summary, summarize_trials
+from electra_hf.tasks.trials import conclude_trials
 
 logger = logging.getLogger("run_qa")
 QA_EPOCHS = 2  # the original's epochs for any task named *squad* or *qa* (configure_finetuning.py)
@@ -111,21 +117,10 @@ def parse_qa_arguments(argv: list[str]) -> tuple[ModelArguments, DataArguments, 
 
 
 def load_splits(data_args: DataArguments, training_args) -> dict[str, Dataset]:
-    wanted = {"train": (training_args.do_train, data_args.train_file,
-                        "--do_train needs --train_file or --dataset_name."),
-              "validation": (training_args.do_eval, data_args.validation_file,
-                             "--do_eval needs --validation_file or --dataset_name."),
-              "test": (training_args.do_predict, data_args.test_file, "--do_predict needs --test_file.")}
-    splits = {}
-    for split, (needed, path, missing) in wanted.items():
-        if not needed:
-            continue
-        if path:
-            splits[split] = load_qa_file(path)
-        elif data_args.dataset_name and split != "test":
-            splits[split] = load_qa_hub(data_args.dataset_name, split, data_args.dataset_config_name)
-        else:
-            raise ValueError(missing)
+    files = {"train": data_args.train_file, "validation": data_args.validation_file, "test": data_args.test_file}
+    splits = {split: load_qa_file(path) if path else load_qa_hub(data_args.dataset_name, split,
+                                                                   data_args.dataset_config_name)
+              for split, path in requested_splits(training_args, files, data_args.dataset_name).items()}
     if data_args.max_train_samples and "train" in splits:
         splits["train"] = splits["train"].select(range(min(data_args.max_train_samples, len(splits["train"]))))
     if data_args.max_eval_samples and "validation" in splits:
@@ -156,6 +151,7 @@ def main(argv: list[str] | None = None) -> dict:
     tokenizer = load_model_tokenizer(model_path, model_args.tokenizer_name)
     head_options = {HEAD_OPTIONS[name]: getattr(model_args, name) for name in HEAD_OPTIONS if name in explicit}
     config = qa_config(model_path, **head_options)
+    check_max_length(config, data_args.max_seq_length)
 
     splits = load_splits(data_args, training_args)
     version_2 = data_args.version_2_with_negative
@@ -201,23 +197,10 @@ def main(argv: list[str] | None = None) -> dict:
         trials.append(metrics)
         trial_dirs.append(trial_dir)
 
-    results: dict = {"scoring": kind}
-    if trials[0]:
-        headline = "f1"
-        chosen = choose_trial(trials, headline)
-        results.update(trials=trials, summary=summarize_trials(trials), chosen_trial=chosen,
-                       chosen_dir=trial_dirs[chosen])
-        print("\n" + format_summary({kind: {k: v for k, v in results["summary"].items() if not k.endswith("total")}}))
-        if training_args.do_train and not data_args.keep_all_trials:
-            for trial, directory in enumerate(trial_dirs):
-                if trial != chosen:
-                    shutil.rmtree(directory, ignore_errors=True)
-    if training_args.should_save:
-        os.makedirs(training_args.output_dir, exist_ok=True)
-        with open(os.path.join(training_args.output_dir, "results.json"), "w") as f:
-            json.dump(results, f, indent=1)
-        print(f"\nResults: {os.path.join(training_args.output_dir, 'results.json')}")
-    return results
+    results = conclude_trials(kind, trials, trial_dirs, training_args.output_dir,
+                              remove_others=training_args.do_train and not data_args.keep_all_trials,
+                              save=training_args.should_save)
+    return {"scoring": kind, **results}
 
 
 if __name__ == "__main__":

@@ -97,6 +97,23 @@ def test_an_index_that_lies_about_sizes_is_refused_before_reading(tmp_path):
         TFCheckpointReader(prefix)
 
 
+def test_crafted_indexes_are_refused_cheaply(tmp_path):
+    prefix = write_small(tmp_path)
+    header = bytes([0x08, 0x01, 0x1A, 0x02, 0x08, 0x01])
+    entry = TensorEntry("a", 1, (0,), 0, 0, 0, 0).serialize()
+    growing = [(b"a" * n, entry) for n in range(1, 4200)]  # each key one byte longer: quadratic if built
+    _write_table(prefix + ".index", [(b"", header), *growing])
+    with pytest.raises(CheckpointError, match="corrupted (block entry|index)"):
+        TFCheckpointReader(prefix)
+    _write_table(prefix + ".index", [(b"", header), (b"b", entry), (b"a", entry)])
+    with pytest.raises(CheckpointError, match="keys out of order"):
+        TFCheckpointReader(prefix)
+    shape_as_number = bytes([0x08, 0x01, 0x10, 0x05])  # dtype 1, then field 2 (the shape) as a varint
+    _write_table(prefix + ".index", [(b"", header), (b"a", shape_as_number)])
+    with pytest.raises(CheckpointError, match="wrong wire type"):
+        TFCheckpointReader(prefix)
+
+
 @pytest.fixture
 def pair_dir(tmp_path, tokenizer):
     torch.manual_seed(0)
@@ -130,6 +147,20 @@ def test_hf_to_tf_to_hf_is_lossless(pair_dir, tmp_path):
     before, after = model.state_dict(), again.state_dict()
     assert set(before) == set(after) and all(torch.equal(before[k], after[k]) for k in before)
     assert again.generator.electra.embeddings is again.discriminator.electra.embeddings  # shared again
+
+
+def test_hf_to_tf_writes_float32_and_refuses_an_untied_output_layer(pair_dir, tmp_path):
+    pair, model = pair_dir
+    model.discriminator.half().save_pretrained(tmp_path / "half")  # a half-precision upload
+    hf_to_tf(str(tmp_path / "tf"), str(tmp_path / "half"))
+    reader = TFCheckpointReader(str(tmp_path / "tf"))
+    assert {reader.entries[n].dtype_name for n in reader.entries} == {"float32", "int64"}  # int64: global_step
+    generator = ElectraForMaskedLM.from_pretrained(pair / "generator", tie_word_embeddings=False)
+    with torch.no_grad():
+        generator.generator_lm_head.weight.add_(1.0)
+    generator.save_pretrained(tmp_path / "untied_head")
+    with pytest.raises(ValueError, match="output layer is not tied"):
+        hf_to_tf(str(tmp_path / "tf2"), str(pair / "discriminator"), str(tmp_path / "untied_head"))
 
 
 def test_optimizer_slots_shards_and_heads_from_hparams(pair_dir, tmp_path):
@@ -179,10 +210,13 @@ def test_other_generator_layouts_and_fine_tuning_checkpoints(tmp_path):
     untied = ElectraForMaskedLM(untied_config)
     prefix = write_layout(tmp_path / "untied", [(discriminator_names(disc_config), disc),
                                                 (generator_names(untied_config, "untied"), untied)])
-    tf_to_hf(prefix, str(tmp_path / "untied_hf"), which="generator")
+    tf_to_hf(prefix, str(tmp_path / "untied_hf"))  # both halves, each with its own embeddings, no pair config
     loaded = ElectraForMaskedLM.from_pretrained(tmp_path / "untied_hf" / "generator")
     assert loaded.config.embedding_size == 16 and torch.equal(
         loaded.electra.embeddings.word_embeddings.weight, untied.electra.embeddings.word_embeddings.weight)
+    assert torch.equal(ElectraForPreTraining.from_pretrained(tmp_path / "untied_hf" / "discriminator")
+                       .electra.embeddings.word_embeddings.weight, disc.electra.embeddings.word_embeddings.weight)
+    assert not os.path.exists(tmp_path / "untied_hf" / "config.json")
     # a fine-tuning checkpoint: the encoder and a task head; the encoder converts, the head is reported
     head = {"task_specific/mnli/classification_predictions/output_weights": torch.zeros(3, 64)}
     prefix = write_layout(tmp_path / "ft", [(discriminator_names(disc_config, with_head=False), disc)], head)

@@ -73,9 +73,20 @@ def test_mrqa_jsonl_and_trials(tmp_path, discriminator):
     assert json.load(open(tmp_path / "out" / f"trial_{chosen}" / "config.json"))["qa_joint_prediction"] is False
 
 
+def test_explicit_arguments_in_any_spelling_win_over_the_recipe():
+    model_args, _, training_args, explicit = run_qa.parse_qa_arguments(
+        ["--model_name_or_path", "m", "--no_joint_prediction", "--learning-rate", "3e-4", "--answerable_w", "0.1"])
+    assert {"joint_prediction", "learning_rate", "answerable_weight"} <= explicit and "num_train_epochs" not in explicit
+    assert model_args.joint_prediction is False and training_args.learning_rate == 3e-4
+    assert training_args.do_train and training_args.do_eval  # neither given: train and evaluate
+
+
 def test_bad_arguments_fail_clearly(discriminator, tmp_path):
     with pytest.raises(ValueError, match="--do_predict needs --test_file"):
         run_qa.main(["--model_name_or_path", discriminator, "--do_predict", "--output_dir", str(tmp_path)])
+    with pytest.raises(ValueError, match="max_position_embeddings"):
+        run_qa.main(["--model_name_or_path", discriminator, "--train_file", "x.json", "--max_seq_length", "4096",
+                     "--output_dir", str(tmp_path)])
     with pytest.raises(ValueError, match="could not load 'no-such/squad'"):
         run_qa.main(["--model_name_or_path", discriminator, "--dataset_name", "no-such/squad",
                      "--output_dir", str(tmp_path)])

@@ -83,8 +83,13 @@ def _atomic_directory(output_dir: str, overwrite: bool):
     os.replace(staging, output_dir)
 
 
-def _shape(reader: TFCheckpointReader, name: str) -> tuple[int, ...]:
-    return reader.entries[name].shape
+def _shape(reader: TFCheckpointReader, name: str, rank: int = 2) -> tuple[int, ...]:
+    if name not in reader:
+        raise CheckpointError(f"{reader.prefix}: {name} is missing (not a complete ELECTRA checkpoint).")
+    shape = reader.entries[name].shape
+    if len(shape) != rank:
+        raise CheckpointError(f"{reader.prefix}: {name} has shape {list(shape)}; expected {rank} dimensions.")
+    return shape
 
 
 def _check_hparams(hparams: dict, found: dict[str, int]) -> None:
@@ -248,7 +253,11 @@ def tf_to_hf(checkpoint: str, output_dir: str, which: str = "both", hparams: dic
     tokenizer = BertTokenizer.from_pretrained(os.path.dirname(reader.prefix), do_lower_case=hparams.get(
         "do_lower_case", True)) if os.path.isfile(vocab) else None
     with _atomic_directory(output_dir, overwrite) as staging:
-        if set(halves) == {"discriminator", "generator"} and isinstance(halves["discriminator"], ElectraForPreTraining):
+        paired = (set(halves) == {"discriminator", "generator"} and layout["generator"] != "untied"
+                  and isinstance(halves["discriminator"], ElectraForPreTraining))
+        if not paired and len(halves) == 2:  # ElectraPretrainingModel shares embeddings: untied ones are not
+            logger.warning("No pair config.json: untied generator embeddings are converted as two separate models.")
+        if paired:
             length = hparams.get("max_seq_length", min(128, disc_config.max_position_embeddings))
             ElectraPretrainingModel.from_discriminator_and_generator(
                 halves["discriminator"], halves["generator"], max_seq_length=length).save_pretrained(staging)
@@ -266,7 +275,9 @@ def tf_to_hf(checkpoint: str, output_dir: str, which: str = "both", hparams: dic
 
 
 def _hf_tensors(model: torch.nn.Module, table) -> dict[str, torch.Tensor]:
-    state = model.state_dict()
+    """The TF tensors of a model, floating point in float32 as the original's variables are (a half-precision
+    checkpoint would not restore into them)."""
+    state = {name: t.float() if t.is_floating_point() else t for name, t in model.state_dict().items()}
     return {tf: (state[hf].t().contiguous() if transpose else state[hf]) for tf, hf, transpose in table}
 
 
@@ -312,6 +323,9 @@ def hf_to_tf(output_dir: str, discriminator: str | None = None, generator: str |
     tensors = _hf_tensors(disc, discriminator_names(disc.config))
     if generator:
         gen = _load_complete(ElectraForMaskedLM, generator)
+        if not torch.equal(gen.generator_lm_head.weight, gen.electra.embeddings.word_embeddings.weight):
+            raise ValueError(f"{generator}'s output layer is not tied to its word embeddings; the original ties "
+                             "them, so its checkpoint has no place for it.")
         gen_tensors = _hf_tensors(gen, generator_names(gen.config, "separate"))
         for name in [n for n in gen_tensors if n.startswith("electra/embeddings/")]:
             shared = gen_tensors.pop(name)

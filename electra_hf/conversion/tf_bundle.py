@@ -134,6 +134,8 @@ class TensorEntry:
     def parse(cls, name: str, buf: bytes, where: str) -> TensorEntry:
         values: dict = {"dtype": 0, "shape": (), "shard": 0, "offset": 0, "size": 0, "crc32c": None}
         for number, value in _proto_fields(buf, where):
+            if isinstance(value, bytes) != (number in (2, 7)):
+                raise CheckpointError(f"{where}: field {number} has the wrong wire type (corrupted entry).")
             if number == 1:
                 values["dtype"] = value
             elif number == 2:
@@ -142,8 +144,12 @@ class TensorEntry:
                     if dim_number == 3 and dim:
                         raise CheckpointError(f"{where}: tensor {name!r} has an unknown rank.")
                     if dim_number == 2:
-                        size = next((_signed(v) for n, v in _proto_fields(dim, where) if n == 1), 0)
-                        dims.append(size)
+                        if not isinstance(dim, bytes):
+                            raise CheckpointError(f"{where}: malformed shape of {name!r}.")
+                        sizes = [v for n, v in _proto_fields(dim, where) if n == 1]
+                        if any(isinstance(v, bytes) for v in sizes):
+                            raise CheckpointError(f"{where}: malformed shape of {name!r}.")
+                        dims.append(_signed(sizes[0]) if sizes else 0)
                 values["shape"] = tuple(dims)
             elif number in (3, 4, 5):
                 values[{3: "shard", 4: "offset", 5: "size"}[number]] = value
@@ -166,21 +172,28 @@ class TensorEntry:
 
 # --- LevelDB table ----------------------------------------------------------------------------------------
 
+MAX_KEY_BYTES = 4096  # variable names are far shorter; bounds what a crafted index can make us build
+
+
 def _block_entries(block: bytes, where: str) -> Iterator[tuple[bytes, bytes]]:
+    """The block's entries, keys strictly increasing (as a table's are) and at most MAX_KEY_BYTES long."""
     if len(block) < 4:
         raise CheckpointError(f"{where}: block too short.")
     num_restarts = struct.unpack_from("<I", block, len(block) - 4)[0]
     end = len(block) - 4 - 4 * num_restarts
     if end < 0:
         raise CheckpointError(f"{where}: corrupted block (restart array).")
-    pos, key = 0, b""
+    pos, key, first = 0, b"", True
     while pos < end:
         shared, pos = _varint(block, pos, where)
         unshared, pos = _varint(block, pos, where)
         value_length, pos = _varint(block, pos, where)
-        if shared > len(key) or pos + unshared + value_length > end:
+        if shared > len(key) or pos + unshared + value_length > end or shared + unshared > MAX_KEY_BYTES:
             raise CheckpointError(f"{where}: corrupted block entry.")
-        key = key[:shared] + block[pos:pos + unshared]
+        previous, key = key, key[:shared] + block[pos:pos + unshared]
+        if key <= previous and not first:
+            raise CheckpointError(f"{where}: keys out of order (corrupted index).")
+        first = False
         pos += unshared
         yield key, block[pos:pos + value_length]
         pos += value_length
@@ -216,9 +229,17 @@ def _read_table(path: str) -> Iterator[tuple[bytes, bytes]]:
 
         _, _, pos = _block_handle(footer, 0, path)  # the metaindex block: empty in TensorFlow's bundles
         index_offset, index_size, _ = _block_handle(footer, pos, path)
+        next_offset, key_bytes = 0, 0
         for _, handle in _block_entries(read_block(index_offset, index_size), path):
             offset, size, _ = _block_handle(handle, 0, path)
-            yield from _block_entries(read_block(offset, size), path)
+            if offset < next_offset:  # data blocks follow one another: each is read once
+                raise CheckpointError(f"{path}: overlapping blocks (corrupted index).")
+            next_offset = offset + size + BLOCK_TRAILER
+            for key, value in _block_entries(read_block(offset, size), path):
+                key_bytes += len(key)
+                if key_bytes > 64 * file_size + (1 << 20):  # prefix sharing cannot expand names this much
+                    raise CheckpointError(f"{path}: implausibly many or long variable names (corrupted index).")
+                yield key, value
 
 
 class _BlockWriter:
@@ -310,6 +331,8 @@ class TFCheckpointReader:
             if key == b"":
                 header_seen = True
                 for number, field in _proto_fields(value, self.prefix + ".index header"):
+                    if number in (1, 2) and not isinstance(field, int):
+                        raise CheckpointError(f"{self.prefix}.index: malformed bundle header.")
                     if number == 1:
                         self.num_shards = field
                     elif number == 2 and field != 0:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import statistics
 
 LOWER_IS_BETTER = ("mse", "loss")
@@ -41,3 +44,26 @@ def format_summary(summaries: dict[str, dict[str, dict[str, float]]]) -> str:
             lines.append(f"{task:8} {name:12} {s['mean']:8.2f} {s['median']:8.2f} {s['std']:7.2f} {s['best']:8.2f} "
                          f"{s['n']:3d}")
     return "\n".join(lines)
+
+
+def conclude_trials(task: str, trials: list[dict[str, float]], trial_dirs: list[str], output_dir: str, *,
+                    headline: str = "f1", remove_others: bool = True, save: bool = True) -> dict:
+    """After every trial of one task: the summary table, the best trial by `headline` (the others' folders
+    removed unless told not to) and `<output_dir>/results.json`. Trials without scores (nothing evaluated)
+    only write the results file."""
+    results: dict = {"task": task}
+    if trials and trials[0]:
+        chosen = choose_trial(trials, headline)
+        results.update(trials=trials, summary=summarize_trials(trials), chosen_trial=chosen,
+                       chosen_dir=trial_dirs[chosen])
+        print("\n" + format_summary({task: {k: v for k, v in results["summary"].items() if not k.endswith("total")}}))
+        if remove_others:
+            for trial, directory in enumerate(trial_dirs):
+                if trial != chosen:
+                    shutil.rmtree(directory, ignore_errors=True)
+    if save:
+        os.makedirs(output_dir, exist_ok=True)
+        with open(os.path.join(output_dir, "results.json"), "w") as f:
+            json.dump(results, f, indent=1)
+        print(f"\nResults: {os.path.join(output_dir, 'results.json')}")
+    return results
