@@ -145,6 +145,15 @@ def test_answerable_weight(discriminator_dir):
     assert torch.allclose(losses[0.5] - losses[0.0], 0.5 * bce, atol=1e-5)
 
 
+def test_head_layers_are_glorot_initialised(discriminator_dir):
+    model = make_model(discriminator_dir)
+    for name in ("qa_start", "qa_end_hidden", "qa_end", "answerable_hidden", "answerable"):
+        layer = getattr(model, name)
+        bound = (6 / sum(layer.weight.shape)) ** 0.5  # tf.layers.dense's glorot_uniform
+        assert layer.weight.abs().max() <= bound and layer.weight.abs().max() > 0.5 * bound, name
+        assert torch.count_nonzero(layer.bias) == 0, name
+
+
 def test_saves_and_loads_with_its_head(discriminator_dir, tmp_path):
     model = make_model(discriminator_dir, qa_joint_prediction=False, qa_beam_size=5)
     model.save_pretrained(tmp_path)

@@ -1,4 +1,4 @@
-"""Fine-tuning tasks: GLUE-style classification and regression."""
+"""Fine-tuning tasks: GLUE-style classification and regression, extractive question answering, tagging."""
 
 from .classification import (
     ElectraForClassification,
@@ -19,7 +19,10 @@ from .glue import (
     read_glue_tsv,
     write_submission,
 )
+from .qa_model import ElectraForSpanQuestionAnswering, qa_config
+from .tagging import ElectraForTagging
 
-__all__ = ["GLUE_TASKS", "TRAINABLE_TASKS", "ElectraForClassification", "GlueTask", "double_unordered", "encode",
+__all__ = ["GLUE_TASKS", "TRAINABLE_TASKS", "ElectraForClassification", "ElectraForSpanQuestionAnswering",
+           "ElectraForTagging", "GlueTask", "qa_config", "double_unordered", "encode",
            "featurize", "get_task", "load_files", "load_glue_hub", "load_task_splits", "read_glue_tsv",
            "sorted_by_length", "truncate_pair", "write_submission"]

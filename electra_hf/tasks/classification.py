@@ -7,9 +7,10 @@ from __future__ import annotations
 import torch
 from datasets import Dataset, concatenate_datasets
 from torch import nn
-from transformers import ElectraConfig, ElectraModel, ElectraPreTrainedModel
-from transformers import initialization as init
+from transformers import ElectraConfig, ElectraModel
 from transformers.modeling_outputs import SequenceClassifierOutput
+
+from .heads import ElectraWithTaskHead
 
 # The original's classifier dropout (classification_tasks.py: keep_prob=0.9), whatever the encoder's.
 HEAD_DROPOUT = 0.1
@@ -77,7 +78,7 @@ def double_unordered(dataset: Dataset, first: str = "text_a", second: str = "tex
     return concatenate_datasets([dataset, swapped])
 
 
-class ElectraForClassification(ElectraPreTrainedModel):
+class ElectraForClassification(ElectraWithTaskHead):
     """ELECTRA with the original fine-tuning head: dropout 0.1 on the [CLS] hidden state, then one linear layer
     (Glorot-uniform, zero bias) to `num_labels` logits, or to one value for regression
     (`config.problem_type == "regression"`). There is no pooler and no extra dense layer (transformers'
@@ -87,6 +88,8 @@ class ElectraForClassification(ElectraPreTrainedModel):
     Load a discriminator into it with `ElectraForClassification.from_pretrained(path, num_labels=...)`; a
     fine-tuned model saves with its head and loads back the same way.
     """
+
+    head_names = ("classifier",)
 
     def __init__(self, config: ElectraConfig):
         super().__init__(config)
@@ -98,13 +101,6 @@ class ElectraForClassification(ElectraPreTrainedModel):
     @property
     def is_regression(self) -> bool:
         return self.config.problem_type == "regression"
-
-    def _init_weights(self, module):
-        if module is getattr(self, "classifier", None):
-            init.xavier_uniform_(module.weight)
-            init.zeros_(module.bias)
-        else:
-            super()._init_weights(module)
 
     def forward(self, input_ids: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None,
                 token_type_ids: torch.Tensor | None = None, labels: torch.Tensor | None = None

@@ -99,7 +99,8 @@ def _split_file(task: GlueTask, split: str, glue_dir: str) -> str:
     """The TSV of a split in the GLUE download layout (CoLA/train.tsv ...) or the original's renamed one."""
     if task.name == "ax":
         candidates = [os.path.join(glue_dir, "diagnostic", "diagnostic.tsv"), os.path.join(glue_dir, "AX.tsv"),
-                      os.path.join(glue_dir, "mnli", "diagnostic.tsv"), os.path.join(glue_dir, "MNLI", "diagnostic.tsv")]
+                      os.path.join(glue_dir, "mnli", "diagnostic.tsv"),
+                      os.path.join(glue_dir, "MNLI", "diagnostic.tsv")]
     else:
         name = split.replace("validation", "dev") + ".tsv"
         candidates = [os.path.join(glue_dir, folder, name) for folder in (task.glue_dir, task.original_dir)]

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 from torch.nn import functional as F
-from transformers import ElectraConfig, ElectraModel, ElectraPreTrainedModel
-from transformers import initialization as init
+from transformers import ElectraConfig, ElectraModel
 from transformers.utils import ModelOutput
+
+from .heads import ElectraWithTaskHead
 
 # The original's options (configure_finetuning.py:84-90), stored in the model's config under these names.
 QA_HEAD_DEFAULTS = {"qa_joint_prediction": True, "qa_answerable_classifier": True,
@@ -65,7 +66,7 @@ def _top_k(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     return values, index
 
 
-class ElectraForSpanQuestionAnswering(ElectraPreTrainedModel):
+class ElectraForSpanQuestionAnswering(ElectraWithTaskHead):
     """ELECTRA with the original SQuAD/MRQA head. Options (config attributes, see `qa_config`):
     `qa_joint_prediction` (end conditioned on the start; False: independent start/end logits),
     `qa_answerable_classifier` (the no-answer classifier, weight `qa_answerable_weight`),
@@ -75,6 +76,8 @@ class ElectraForSpanQuestionAnswering(ElectraPreTrainedModel):
     The loss per window is (CE(start) + CE(end)) / 2 + weight * BCE(no-answer logit, is_impossible), summed
     over the batch as the original. Every head layer is Glorot-initialised with zero bias (tf.layers.dense).
     """
+
+    head_names = ("qa_start", "qa_end_hidden", "qa_end", "answerable_hidden", "answerable")
 
     def __init__(self, config: ElectraConfig):
         super().__init__(config)
@@ -94,15 +97,6 @@ class ElectraForSpanQuestionAnswering(ElectraPreTrainedModel):
                 self.answerable_hidden = nn.Linear(2 * hidden, QA_HIDDEN)  # `dense_2`
             self.answerable = nn.Linear(QA_HIDDEN if config.qa_answerable_uses_start_logits else hidden, 1)
         self.post_init()
-
-    def _init_weights(self, module):
-        if isinstance(module, nn.Linear) and any(module is getattr(self, name, None) for name in
-                                                 ("qa_start", "qa_end_hidden", "qa_end", "answerable_hidden",
-                                                  "answerable")):
-            init.xavier_uniform_(module.weight)
-            init.zeros_(module.bias)
-        else:
-            super()._init_weights(module)
 
     def end_logits_given_start(self, hidden: torch.Tensor, start_states: torch.Tensor) -> torch.Tensor:
         """End logits [..., L] for start states [B, (K,) H] over token states [B, L, H]. dense([s; h]) is split

@@ -9,9 +9,10 @@ import logging
 import torch
 from datasets import Dataset
 from torch import nn
-from transformers import ElectraConfig, ElectraModel, ElectraPreTrainedModel
-from transformers import initialization as init
+from transformers import ElectraConfig, ElectraModel
 from transformers.modeling_outputs import TokenClassifierOutput
+
+from .heads import ElectraWithTaskHead
 
 logger = logging.getLogger(__name__)
 
@@ -148,23 +149,18 @@ def span_f1(gold: list[list[str]], predicted: list[list[str]]) -> dict[str, floa
     return {"f1": 2 * precision * recall / (precision + recall), "precision": precision, "recall": recall}
 
 
-class ElectraForTagging(ElectraPreTrainedModel):
+class ElectraForTagging(ElectraWithTaskHead):
     """ELECTRA with the original tagging head: one linear layer (Glorot-uniform, zero bias) from each token's
     state to the tags, no dropout, scored at each word's first sub-token (`labels` -100 elsewhere); the
     cross-entropy is summed over words and batch, as the original."""
+
+    head_names = ("classifier",)
 
     def __init__(self, config: ElectraConfig):
         super().__init__(config)
         self.electra = ElectraModel(config)
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
-
-    def _init_weights(self, module):
-        if module is getattr(self, "classifier", None):
-            init.xavier_uniform_(module.weight)
-            init.zeros_(module.bias)
-        else:
-            super()._init_weights(module)
 
     def forward(self, input_ids: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None,
                 token_type_ids: torch.Tensor | None = None, labels: torch.Tensor | None = None
