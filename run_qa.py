@@ -36,6 +36,7 @@ from electra_hf.tasks.cli import (
     parse_arguments,
     requested_splits,
     setup_logging,
+    train_and_evaluate_by_default,
 )
 from electra_hf.tasks.qa_data import (
     check_training_examples,
@@ -111,8 +112,7 @@ def parse_qa_arguments(argv: list[str]) -> tuple[ModelArguments, DataArguments, 
                 "report_to": "tensorboard"}
     model_args, data_args, training_args, explicit = parse_arguments(
         (ModelArguments, DataArguments, ElectraTrainingArguments), defaults, argv, description=__doc__)
-    if not explicit & {"do_train", "do_eval", "do_predict"}:
-        training_args.do_train = training_args.do_eval = True
+    train_and_evaluate_by_default(training_args, explicit)
     return model_args, data_args, training_args, explicit
 
 

@@ -34,6 +34,7 @@ from electra_hf.tasks.cli import (
     parse_arguments,
     requested_splits,
     setup_logging,
+    train_and_evaluate_by_default,
 )
 from electra_hf.tasks.recipe import finetuning_recipe
 from electra_hf.tasks.tagging import (
@@ -121,8 +122,7 @@ def main(argv: list[str] | None = None) -> dict:
     model_args, data_args, training_args, explicit = parse_arguments(
         (ModelArguments, DataArguments, ElectraTrainingArguments), defaults, sys.argv[1:] if argv is None else argv,
         description=__doc__)
-    if not explicit & {"do_train", "do_eval", "do_predict"}:
-        training_args.do_train = training_args.do_eval = True
+    train_and_evaluate_by_default(training_args, explicit)
     setup_logging(logger, training_args)
     model_path = discriminator_path(model_args.model_name_or_path)
     tokenizer = load_model_tokenizer(model_path, model_args.tokenizer_name)
@@ -147,10 +147,9 @@ def main(argv: list[str] | None = None) -> dict:
     logger.info("%d BIOES tags: %s", len(labels), " ".join(labels))
 
     def features(split: str) -> Dataset:
-        with_labels = split != "test" or "tags" in splits[split].column_names
         return splits[split].map(featurize_tagging, batched=True, remove_columns=splits[split].column_names,
                                  fn_kwargs={"tokenizer": tokenizer, "max_seq_length": data_args.max_seq_length,
-                                            "label_ids": label_ids if with_labels and split != "test" else None},
+                                            "label_ids": None if split == "test" else label_ids},
                                  desc=f"Tokenizing {split}")
 
     encoded = {split: features(split) for split in splits}

@@ -65,6 +65,12 @@ def load_model_tokenizer(model_path: str, tokenizer_name: str | None = None):
     return tokenizer
 
 
+def train_and_evaluate_by_default(training_args, explicit: set[str]) -> None:
+    """Without any of --do_train/--do_eval/--do_predict, train and evaluate (the original's defaults)."""
+    if not explicit & {"do_train", "do_eval", "do_predict"}:
+        training_args.do_train = training_args.do_eval = True
+
+
 SPLIT_FLAGS = {"train": ("--do_train", "--train_file"), "validation": ("--do_eval", "--validation_file"),
                "test": ("--do_predict", "--test_file")}
 
