@@ -63,8 +63,18 @@ class ModelArguments:
         "help": "The original's --hparams (JSON string or .json file): model and training names are translated."})
     config_overrides: str | None = field(default=None, metadata={
         "help": 'JSON of ElectraPretrainingConfig overrides, e.g. \'{"disc_weight": 30, "num_hidden_layers": 6}\'.'})
-    objective: str | None = field(default=None, metadata={"help": "electra (default) or mlm.",
-                                                          "choices": ["electra", "mlm"]})
+    objective: str | None = field(default=None, metadata={
+        "help": "electra (default), electric (Electric: a two-tower cloze generator and the NCE-corrected "
+                "discriminator, whose scores give pseudo-likelihoods) or mlm (the BERT-style baseline).",
+        "choices": ["electra", "electric", "mlm"]})
+    generator_type: str | None = field(default=None, metadata={
+        "help": "masked_lm (ELECTRA's default), two_tower (Electric's, its default) or uniform (no generator: fakes "
+                "uniform over the vocabulary).", "choices": ["masked_lm", "two_tower", "uniform"]})
+    tie_generator: bool = field(default=False, metadata={
+        "help": "The generator is the discriminator's own encoder with an MLM head (the original's "
+                "untied_generator=False)."})
+    untied_generator_embeddings: bool = field(default=False, metadata={
+        "help": "The generator gets embeddings of its own instead of sharing the discriminator's."})
     generator_hidden_size: float | None = field(default=None, metadata={
         "help": "Generator size as a fraction of the discriminator's (the paper: 0.25; the released small: 1.0)."})
     discriminator_name_or_path: str | None = field(default=None, metadata={
@@ -125,13 +135,22 @@ def parse_arguments(argv: list[str]) -> tuple[ModelArguments, DataArguments, Ele
     return parser.parse_args_into_dataclasses(args=argv)
 
 
-def build_config(model_args: ModelArguments, data_args: DataArguments, tokenizer) -> ElectraPretrainingConfig:
+def config_overrides(model_args: ModelArguments, data_args: DataArguments) -> dict:
+    """The ElectraPretrainingConfig fields the command line sets, for a new model or a continued pair."""
     overrides = json.loads(model_args.config_overrides) if model_args.config_overrides else {}
-    for name in ("objective", "generator_hidden_size"):
+    for name in ("objective", "generator_hidden_size", "generator_type"):
         if getattr(model_args, name) is not None:
             overrides[name] = getattr(model_args, name)
+    for name in ("tie_generator", "untied_generator_embeddings"):
+        if getattr(model_args, name):
+            overrides[name] = True
     if data_args.max_seq_length is not None:
         overrides["max_seq_length"] = data_args.max_seq_length
+    return overrides
+
+
+def build_config(model_args: ModelArguments, data_args: DataArguments, tokenizer) -> ElectraPretrainingConfig:
+    overrides = config_overrides(model_args, data_args)
     if model_args.hparams:
         return ElectraPretrainingConfig.from_original_hparams(model_args.hparams, tokenizer=tokenizer, **overrides)[0]
     return ElectraPretrainingConfig.from_preset(model_args.preset, tokenizer=tokenizer, **overrides)
@@ -182,11 +201,11 @@ def main(argv: list[str] | None = None) -> dict:
                                             reuse=not training_args.overwrite_output_dir)
 
     if continuing:
-        overrides = json.loads(model_args.config_overrides) if model_args.config_overrides else {}
+        overrides = {"max_seq_length": 128, **config_overrides(model_args, data_args)}
         model = ElectraPretrainingModel.from_discriminator_and_generator(
             model_args.discriminator_name_or_path, model_args.generator_name_or_path,
-            max_seq_length=data_args.max_seq_length or 128, mask_token_id=tokenizer.mask_token_id,
-            cls_token_id=tokenizer.cls_token_id, sep_token_id=tokenizer.sep_token_id, **overrides)
+            mask_token_id=tokenizer.mask_token_id, cls_token_id=tokenizer.cls_token_id,
+            sep_token_id=tokenizer.sep_token_id, **overrides)
         logger.info("Continuing from %s: as the original README says, set --max_steps to the old steps plus the new "
                     "ones and scale the learning rate by (old + new) / new to undo the linear decay; the released "
                     "small model has a full-size generator (preset small++).", model_args.discriminator_name_or_path)

@@ -4,6 +4,7 @@ from .collators import DataCollatorForElectra
 from .config import ElectraPretrainingConfig
 from .modeling import ElectraPretrainingModel, ElectraPretrainingOutput
 from .trainer import ElectraTrainer, ElectraTrainingArguments
+from .two_tower import ElectraTwoTowerConfig, ElectraTwoTowerGenerator
 
 __version__ = "0.1.0"
 
@@ -14,4 +15,6 @@ __all__ = [
     "ElectraPretrainingOutput",
     "ElectraTrainer",
     "ElectraTrainingArguments",
+    "ElectraTwoTowerConfig",
+    "ElectraTwoTowerGenerator",
 ]

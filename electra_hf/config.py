@@ -13,6 +13,8 @@ from typing import Any
 from transformers import ElectraConfig, PreTrainedConfig
 from transformers.configuration_utils import SubConfigSpec
 
+from .two_tower import ElectraTwoTowerConfig
+
 # The original's model sizes (util/training_utils.py:96-112); heads and FFN follow from the hidden size.
 MODEL_SIZES = {
     "small": {"hidden_size": 256, "num_hidden_layers": 12},
@@ -68,13 +70,6 @@ ORIGINAL_TRAINING_HPARAMS = {
     "do_lower_case": None,
 }
 
-# Original options of other generator modes (spec §4.4, §4.5) that this package does not build yet.
-UNSUPPORTED_ORIGINAL_HPARAMS = {
-    "electric_objective": True, "two_tower_generator": True, "uniform_generator": True,
-    "untied_generator_embeddings": True, "untied_generator": False,
-}
-
-
 def read_original_hparams(hparams: dict | str) -> dict:
     """The original's `--hparams`: a dict, a JSON string or the path of a .json file."""
     if isinstance(hparams, dict):
@@ -93,23 +88,36 @@ def original_preset(hparams: dict) -> str:
     return "tiny" if hparams.get("debug") else hparams.get("model_size", "small")
 
 
+def original_objective(hparams: dict) -> str | None:
+    """The objective the original's hparams choose, None when they name neither flag (configure_pretraining.py:
+    electra_objective defaults to True, electric_objective to False; Electric wins when both are set)."""
+    if "electra_objective" not in hparams and "electric_objective" not in hparams:
+        return None
+    if hparams.get("electric_objective"):
+        return "electric"
+    return "electra" if hparams.get("electra_objective", True) else "mlm"
+
+
 def max_predictions_for(mask_prob: float, max_seq_length: int) -> int:
     """The original's derived cap on masked slots per sequence (configure_pretraining.py:106-107)."""
     return int((mask_prob + 0.005) * max_seq_length)
 
 
 def derive_generator_config(discriminator_config: ElectraConfig, generator_hidden_size: float,
-                            generator_layers: float = 1.0) -> ElectraConfig:
+                            generator_layers: float = 1.0, untied_embeddings: bool = False) -> ElectraConfig:
     """The original rule (run_pretraining.py:338-348): hidden, heads and FFN shrink, layers do not by default.
 
     The embedding size stays the discriminator's: the embeddings are shared and the generator gets its own
-    `embeddings_project` when its hidden size differs.
+    `embeddings_project` when its hidden size differs. Untied embeddings are as wide as the generator
+    (modeling.py: `embedding_size=None`), so there is no projection.
     """
     config = ElectraConfig(**discriminator_config.to_dict())
     config.hidden_size = int(round(discriminator_config.hidden_size * generator_hidden_size))
     config.num_hidden_layers = int(round(discriminator_config.num_hidden_layers * generator_layers))
     config.intermediate_size = 4 * config.hidden_size
     config.num_attention_heads = max(1, config.hidden_size // 64)
+    if untied_embeddings:
+        config.embedding_size = config.hidden_size
     config.architectures = None
     return config
 
@@ -121,8 +129,16 @@ class ElectraPretrainingConfig(PreTrainedConfig):
         discriminator_config: an `ElectraConfig` (or dict) for the discriminator.
         generator_config: an `ElectraConfig` (or dict) for the generator; derived from the discriminator with
             `generator_hidden_size` / `generator_layers` by the original rule when not given.
-        objective: `"electra"` (replaced token detection) or `"mlm"` (the BERT-style baseline: the full-size
-            generator alone, same masking).
+        objective: `"electra"` (replaced token detection), `"electric"` (Electric: the discriminator as an
+            energy-based cloze model trained by noise-contrastive estimation against a two-tower generator, §4.4) or
+            `"mlm"` (the BERT-style baseline: the full-size generator alone, same masking).
+        generator_type: `"masked_lm"` (a small masked LM, ELECTRA's default), `"two_tower"` (Electric's cloze
+            generator; the default and the only choice for `"electric"`) or `"uniform"` (no network: fakes drawn
+            uniformly from the vocabulary, §4.5).
+        tie_generator: the generator is the discriminator's encoder with an MLM head (one full-size network, the
+            original's `untied_generator=False`).
+        untied_generator_embeddings: the generator has embeddings of its own, of its hidden width, instead of
+            sharing the discriminator's (the original's `untied_generator_embeddings`).
         max_seq_length: sequence length the data is built for; `max_predictions_per_seq` is derived from it.
         mask_prob: fraction of tokens to mask (counting [CLS]/[SEP]).
         max_predictions_per_seq: cap on masked slots per sequence; default `int((mask_prob+0.005)*max_seq_length)`.
@@ -148,6 +164,9 @@ class ElectraPretrainingConfig(PreTrainedConfig):
     discriminator_config: dict | ElectraConfig | None = None
     generator_config: dict | ElectraConfig | None = None
     objective: str = "electra"
+    generator_type: str | None = None
+    tie_generator: bool = False
+    untied_generator_embeddings: bool = False
     max_seq_length: int = 128
     mask_prob: float = 0.15
     max_predictions_per_seq: int | None = None
@@ -166,17 +185,54 @@ class ElectraPretrainingConfig(PreTrainedConfig):
 
     def __post_init__(self, **kwargs):
         super().__post_init__(**kwargs)
-        if self.objective not in ("electra", "mlm"):
-            raise ValueError(f"objective={self.objective!r}: use 'electra' or 'mlm'.")
-        if self.generator_config is None:
-            if self.objective == "mlm":  # the original's BERT mode: a full-size MLM model
-                self.generator_config = derive_generator_config(self.discriminator_config, 1.0, 1.0)
-            else:
-                self.generator_config = derive_generator_config(
-                    self.discriminator_config, self.generator_hidden_size, self.generator_layers)
+        if self.objective not in ("electra", "electric", "mlm"):
+            raise ValueError(f"objective={self.objective!r}: use 'electra', 'electric' or 'mlm'.")
+        if self.generator_type is None:  # configure_pretraining.py:133: Electric always has the two-tower generator
+            self.generator_type = "two_tower" if self.objective == "electric" else "masked_lm"
+        self._check_generator_mode()
+        if self.generator_type == "uniform":
+            self.generator_config = None
+        elif self.generator_config is None:
+            full_size = self.objective == "mlm" or self.tie_generator  # one full-size network (run_pretraining.py:87)
+            self.generator_config = derive_generator_config(
+                self.discriminator_config, 1.0 if full_size else self.generator_hidden_size,
+                1.0 if full_size else self.generator_layers, self.untied_generator_embeddings)
+        if self.generator_type == "two_tower" and not isinstance(self.generator_config, ElectraTwoTowerConfig):
+            self.generator_config = ElectraTwoTowerConfig(**{
+                **{k: v for k, v in self.generator_config.to_dict().items() if k != "model_type"},
+                "untied_tower_embeddings": self.untied_generator_embeddings})
+        if (self.generator_type == "two_tower"
+                and self.generator_config.untied_tower_embeddings != self.untied_generator_embeddings):
+            raise ValueError(f"the two-tower generator_config has untied_tower_embeddings="
+                             f"{self.generator_config.untied_tower_embeddings} but untied_generator_embeddings="
+                             f"{self.untied_generator_embeddings}: they must agree.")
+        if self.objective != "mlm":  # lets a scorer tell an Electric discriminator from an ELECTRA one
+            self.discriminator_config.pretraining_objective = self.objective
         if self.max_predictions_per_seq is None:
             self.max_predictions_per_seq = max_predictions_for(self.mask_prob, self.max_seq_length)
         self._validate()
+
+    def _check_generator_mode(self):
+        if self.generator_type not in ("masked_lm", "two_tower", "uniform"):
+            raise ValueError(f"generator_type={self.generator_type!r}: use 'masked_lm', 'two_tower' or 'uniform'.")
+        if self.objective == "electric" and self.generator_type != "two_tower":
+            raise ValueError("objective='electric' needs generator_type='two_tower': its logit correction uses the "
+                             "cloze distribution of every position (the original's default for Electric; without "
+                             "it the original fails).")
+        if self.objective == "mlm" and (self.generator_type != "masked_lm" or self.tie_generator
+                                        or self.untied_generator_embeddings):
+            raise ValueError("objective='mlm' trains one masked LM: generator_type, tie_generator and "
+                             "untied_generator_embeddings apply to 'electra' and 'electric'.")
+        if self.tie_generator and (self.generator_type != "masked_lm" or self.untied_generator_embeddings):
+            raise ValueError("tie_generator=True makes the discriminator's own encoder the generator: it needs "
+                             "generator_type='masked_lm' and shared embeddings.")
+        if self.untied_generator_embeddings and self.generator_type == "uniform":
+            raise ValueError("the uniform generator has no network, so no embeddings to untie.")
+
+    @property
+    def shares_embeddings(self) -> bool:
+        """Whether the generator reads the discriminator's embeddings module."""
+        return self.objective != "mlm" and self.generator_type != "uniform" and not self.untied_generator_embeddings
 
     def _validate(self):
         disc, gen = self.discriminator_config, self.generator_config
@@ -200,20 +256,26 @@ class ElectraPretrainingConfig(PreTrainedConfig):
             raise ValueError(f"max_predictions_per_seq={self.max_predictions_per_seq} must be in [1, max_seq_length="
                              f"{self.max_seq_length}].")
         for name, cfg in (("discriminator", disc), ("generator", gen)):
-            if cfg.hidden_size % cfg.num_attention_heads:
+            if cfg is not None and cfg.hidden_size % cfg.num_attention_heads:
                 raise ValueError(f"{name} hidden_size={cfg.hidden_size} is not a multiple of num_attention_heads="
                                  f"{cfg.num_attention_heads}.")
-        if self.objective == "electra":
-            if gen.hidden_size > disc.hidden_size or gen.num_hidden_layers > disc.num_hidden_layers:
+        if gen is None or self.objective == "mlm":
+            return
+        if gen.hidden_size > disc.hidden_size or gen.num_hidden_layers > disc.num_hidden_layers:
+            raise ValueError(
+                f"the generator (hidden {gen.hidden_size}, {gen.num_hidden_layers} layers) is larger than the "
+                f"discriminator (hidden {disc.hidden_size}, {disc.num_hidden_layers} layers): use "
+                "generator_hidden_size <= 1.0 (the paper: 1/4 to 1/3; the released small++: 1.0).")
+        same_size = (gen.hidden_size, gen.num_hidden_layers) == (disc.hidden_size, disc.num_hidden_layers)
+        if self.tie_generator and not same_size:
+            raise ValueError("tie_generator=True: the generator is the discriminator's encoder, so its config must "
+                             "have the discriminator's size (leave generator_config unset).")
+        fields = ("vocab_size", "max_position_embeddings", "type_vocab_size")
+        for field in fields + (("embedding_size",) if self.shares_embeddings else ()):
+            if getattr(gen, field) != getattr(disc, field):
                 raise ValueError(
-                    f"the generator (hidden {gen.hidden_size}, {gen.num_hidden_layers} layers) is larger than the "
-                    f"discriminator (hidden {disc.hidden_size}, {disc.num_hidden_layers} layers): use "
-                    "generator_hidden_size <= 1.0 (the paper: 1/4 to 1/3; the released small++: 1.0).")
-            for field in ("vocab_size", "embedding_size", "max_position_embeddings", "type_vocab_size"):
-                if getattr(gen, field) != getattr(disc, field):
-                    raise ValueError(
-                        f"generator {field}={getattr(gen, field)} differs from the discriminator's "
-                        f"{getattr(disc, field)}: the two share their embeddings, so they must agree.")
+                    f"generator {field}={getattr(gen, field)} differs from the discriminator's "
+                    f"{getattr(disc, field)}: the two share their embeddings and fake tokens, so they must agree.")
 
     @classmethod
     def from_preset(cls, name: str, tokenizer=None, **overrides) -> "ElectraPretrainingConfig":
@@ -263,12 +325,18 @@ class ElectraPretrainingConfig(PreTrainedConfig):
     @classmethod
     def _from_hparams(cls, hparams: dict[str, Any]) -> "ElectraPretrainingConfig":
         hparams = dict(hparams)
-        for key, unsupported_value in UNSUPPORTED_ORIGINAL_HPARAMS.items():
-            if key in hparams and hparams.pop(key) == unsupported_value:
-                raise ValueError(f"{key}={unsupported_value} selects a generator mode of the original that electra-hf "
-                                 "does not implement yet (spec §4.4-4.5).")
-        if "electra_objective" in hparams:
-            hparams["objective"] = "electra" if hparams.pop("electra_objective") else "mlm"
+        objective = original_objective(hparams)
+        hparams.pop("electra_objective", None)
+        hparams.pop("electric_objective", None)
+        if objective is not None:
+            hparams["objective"] = objective
+        uniform, two_tower = hparams.pop("uniform_generator", False), hparams.pop("two_tower_generator", None)
+        if uniform and two_tower:
+            raise ValueError("uniform_generator and two_tower_generator are both true: choose one generator.")
+        if uniform or two_tower is not None:
+            hparams["generator_type"] = "uniform" if uniform else "two_tower" if two_tower else "masked_lm"
+        if "untied_generator" in hparams:
+            hparams["tie_generator"] = not hparams.pop("untied_generator") and hparams.get("objective") != "mlm"
         size = hparams.pop("model_size")
         if size not in MODEL_SIZES:
             raise ValueError(f"model_size={size!r}: the original knows 'small', 'base' and 'large'.")
@@ -292,7 +360,7 @@ class ElectraPretrainingConfig(PreTrainedConfig):
 
     def get_text_config(self, decoder=None, encoder=None) -> ElectraConfig:
         """The network that reads the text: the discriminator (the generator in MLM mode)."""
-        return self.discriminator_config if self.objective == "electra" else self.generator_config
+        return self.discriminator_config if self.objective != "mlm" else self.generator_config
 
     def masking_kwargs(self) -> dict[str, Any]:
         """The arguments of `masking.mask_tokens` for this config."""

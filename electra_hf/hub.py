@@ -14,6 +14,8 @@ HALF_USAGE = {
                       "fine-tune (load it in `ElectraForSequenceClassification`, `AutoModel`, ...)"),
     "generator": ("ElectraForMaskedLM", "the masked-LM generator trained alongside the discriminator"),
 }
+TWO_TOWER_USAGE = ("electra_hf.ElectraTwoTowerGenerator", "Electric's two-tower cloze generator trained alongside "
+                   "the discriminator (its `logits` are each position's distribution given the other tokens)")
 
 
 def _metrics_table(metrics: dict[str, float]) -> str:
@@ -25,9 +27,10 @@ def write_model_cards(output_dir: str, model: ElectraPretrainingModel, *, steps:
                       metrics: dict[str, float], base_model: str | None = None) -> None:
     """README.md for the pair directory and for each half (each half is a repository of its own on the Hub)."""
     config = model.config
-    hparams = {k: getattr(config, k) for k in ("objective", "max_seq_length", "mask_prob", "max_predictions_per_seq",
-                                              "mask_replace_prob", "random_replace_prob", "position_sampling",
-                                              "gen_weight", "disc_weight", "temperature", "disallow_correct")}
+    hparams = {k: getattr(config, k) for k in (
+        "objective", "generator_type", "tie_generator", "untied_generator_embeddings", "max_seq_length", "mask_prob",
+        "max_predictions_per_seq", "mask_replace_prob", "random_replace_prob", "position_sampling", "gen_weight",
+        "disc_weight", "temperature", "disallow_correct")}
     sizes = {name: {k: getattr(half.config, k) for k in ("hidden_size", "num_hidden_layers", "num_attention_heads",
                                                           "intermediate_size", "embedding_size", "vocab_size")}
              for name, half in model.halves().items()}
@@ -37,7 +40,8 @@ def write_model_cards(output_dir: str, model: ElectraPretrainingModel, *, steps:
             f"## Final evaluation (held-out examples)\n{_metrics_table(metrics)}\n")
     cards = {"": ("ELECTRA pair (discriminator and generator)", "Load both with "
                   "`electra_hf.ElectraPretrainingModel.from_pretrained(...)`, or each sub-folder on its own.")}
-    cards.update({name: (f"ELECTRA {name}", f"`{cls}`: {what}.") for name, (cls, what) in HALF_USAGE.items()
+    usage = dict(HALF_USAGE, **({"generator": TWO_TOWER_USAGE} if config.generator_type == "two_tower" else {}))
+    cards.update({name: (f"ELECTRA {name}", f"`{cls}`: {what}.") for name, (cls, what) in usage.items()
                   if name in model.halves()})
     for sub, (title, usage) in cards.items():
         data_card = ModelCardData(library_name="transformers", tags=["electra", "electra-hf", "pretraining"],

@@ -132,6 +132,7 @@ def remove_checkpoints(output_dir: str) -> None:
             shutil.rmtree(os.path.join(output_dir, name))
 
 
+MODE_FIELDS = ("objective", "generator_type", "tie_generator", "untied_generator_embeddings")
 ARCHITECTURE_FIELDS = ("vocab_size", "embedding_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
                        "intermediate_size", "max_position_embeddings")
 
@@ -143,9 +144,11 @@ def check_checkpoint_matches(checkpoint: str, config: ElectraPretrainingConfig) 
     except (OSError, ValueError) as err:
         raise ValueError(f"{checkpoint} holds no ELECTRA pair config ({err}); resume from a checkpoint written by "
                          "electra-hf, or start afresh with --overwrite_output_dir.") from err
-    problems = [f"objective {saved.objective!r} (now {config.objective!r})"] if saved.objective != config.objective \
-        else []
+    problems = [f"{name} {getattr(saved, name)!r} (now {getattr(config, name)!r})" for name in MODE_FIELDS
+                if getattr(saved, name) != getattr(config, name)]
     for name in ("discriminator_config", "generator_config"):
+        if getattr(saved, name) is None or getattr(config, name) is None:
+            continue
         for field_name in ARCHITECTURE_FIELDS:
             old, new = getattr(getattr(saved, name), field_name), getattr(getattr(config, name), field_name)
             if old != new:
@@ -157,7 +160,7 @@ def check_checkpoint_matches(checkpoint: str, config: ElectraPretrainingConfig) 
 
 def is_pair_checkpoint(directory: str) -> bool:
     """Whether `directory` holds a pair written by `ElectraPretrainingModel.save_pretrained`."""
-    return os.path.isdir(os.path.join(directory, "generator")) and not any(
+    return any(os.path.isdir(os.path.join(directory, half)) for half in ("discriminator", "generator")) and not any(
         os.path.exists(os.path.join(directory, name)) for name in ("model.safetensors", "pytorch_model.bin"))
 
 

@@ -46,7 +46,7 @@ def test_metrics_by_hand():
     labels = torch.tensor([[0.0, 1.0, 1.0, 0.0], [0.0, 1.0, 0.0, 0.0]])
     logits = torch.tensor([[-2.0, 3.0, -1.0, 0.5], [-3.0, 2.0, 4.0, 4.0]])
     outputs = ElectraPretrainingOutput(
-        loss=torch.tensor(1.0), generator_loss=torch.tensor(2.0),
+        loss=torch.tensor(1.0), generator_loss=torch.tensor(3.0), masked_lm_loss=torch.tensor(2.0),
         masked_lm_ids=torch.tensor([[5, 6, 7], [8, 9, 0]]), masked_lm_weights=torch.tensor([[1.0, 1, 1], [1, 1, 0]]),
         masked_lm_predictions=torch.tensor([[5, 0, 7], [8, 9, 9]]), sampled_ids=torch.tensor([[5, 1, 1], [2, 9, 0]]),
         discriminator_logits=logits, discriminator_labels=labels)

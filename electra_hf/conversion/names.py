@@ -18,37 +18,66 @@ EMBEDDING_TABLES = [(name, f"{name}.weight") for name in
 DENSE = {"kernel": "weight", "bias": "bias"}
 LAYER_NORM = {"gamma": "weight", "beta": "bias"}
 
-# What each half reads: (TF scope of the shared or own embeddings, TF scope of its encoder, its head modules)
+# The heads: (TF scope, HF module, leaf map); the output biases (their output weights are the word embeddings)
 DISCRIMINATOR_HEAD = [("discriminator_predictions/dense", "discriminator_predictions.dense", DENSE),
                       ("discriminator_predictions/dense_1", "discriminator_predictions.dense_prediction", DENSE)]
 GENERATOR_HEAD = [("generator_predictions/dense", "generator_predictions.dense", DENSE),
                   ("generator_predictions/LayerNorm", "generator_predictions.LayerNorm", LAYER_NORM)]
 GENERATOR_OUTPUT_BIAS = ("generator_predictions/output_bias", "generator_lm_head.bias")
+# Electric's two-tower generator (run_pretraining.py:243-251, 288-315): towers `generator_ltr` / `generator_rtl`,
+# the cloze head on [ltr; rtl] (dense kernel [2h, E]) and its output bias
+TOWERS = (("generator_ltr", "ltr"), ("generator_rtl", "rtl"))
+CLOZE_HEAD = [("cloze_predictions/dense", "cloze_predictions.dense", DENSE),
+              ("cloze_predictions/LayerNorm", "cloze_predictions.LayerNorm", LAYER_NORM)]
+CLOZE_OUTPUT_BIAS = ("cloze_predictions/output_bias", "cloze_lm_head.bias")
 
 
-def name_table(embeddings_scope: str, encoder_scope: str, num_layers: int, has_projection: bool,
-               head: list[tuple[str, str, dict]], output_bias: bool = False) -> list[tuple[str, str, bool]]:
-    """(TF name, HF name, transpose) for every tensor of one half.
+def head_table(head: list[tuple[str, str, dict]], output_bias: tuple[str, str] | None = None
+               ) -> list[tuple[str, str, bool]]:
+    """(TF name, HF name, transpose) for a head's modules and its output bias (TF name, HF name)."""
+    table = [(f"{tf_module}/{tf}", f"{hf_module}.{hf}", tf == "kernel")
+             for tf_module, hf_module, leaves in head for tf, hf in leaves.items()]
+    return table + ([(*output_bias, False)] if output_bias else [])
 
-    `embeddings_scope`: "electra" (the shared embeddings) or "generator" (untied generator embeddings);
-    `encoder_scope`: "electra" (the discriminator, or a generator tied to it) or "generator".
+
+def name_table(embeddings_scope: str | None, encoder_scope: str, num_layers: int, has_projection: bool,
+               head: list[tuple[str, str, dict]], output_bias: tuple[str, str] | None = None,
+               hf_prefix: str = "electra") -> list[tuple[str, str, bool]]:
+    """(TF name, HF name, transpose) for every tensor of one network.
+
+    `embeddings_scope`: "electra" (the shared embeddings), the network's own scope (untied embeddings) or None
+    (embeddings tied to another table's in transformers, e.g. the right-to-left tower's shared ones);
+    `encoder_scope`: where its `embeddings_project` and `encoder` live ("electra", "generator", "generator_ltr", ...);
+    `hf_prefix`: the transformers module holding the encoder ("electra", or a tower: "ltr", "rtl");
+    `output_bias`: (TF name, HF name) of the head's output bias.
     """
-    table = [(f"{embeddings_scope}/embeddings/{tf}", f"electra.embeddings.{hf}", False) for tf, hf in EMBEDDING_TABLES]
-    table += [(f"{embeddings_scope}/embeddings/LayerNorm/{tf}", f"electra.embeddings.LayerNorm.{hf}", False)
-              for tf, hf in LAYER_NORM.items()]
+    table = []
+    if embeddings_scope is not None:
+        table += [(f"{embeddings_scope}/embeddings/{tf}", f"{hf_prefix}.embeddings.{hf}", False)
+                  for tf, hf in EMBEDDING_TABLES]
+        table += [(f"{embeddings_scope}/embeddings/LayerNorm/{tf}", f"{hf_prefix}.embeddings.LayerNorm.{hf}", False)
+                  for tf, hf in LAYER_NORM.items()]
     if has_projection:
-        table += [(f"{encoder_scope}/embeddings_project/{tf}", f"electra.embeddings_project.{hf}", tf == "kernel")
-                  for tf, hf in DENSE.items()]
+        table += [(f"{encoder_scope}/embeddings_project/{tf}", f"{hf_prefix}.embeddings_project.{hf}",
+                   tf == "kernel") for tf, hf in DENSE.items()]
     for i in range(num_layers):
         for tf_module, hf_module in LAYER_MODULES:
             leaves = LAYER_NORM if tf_module.endswith("LayerNorm") else DENSE
             table += [(f"{encoder_scope}/encoder/layer_{i}/{tf_module}/{tf}",
-                       f"electra.encoder.layer.{i}.{hf_module}.{hf}", tf == "kernel") for tf, hf in leaves.items()]
-    for tf_module, hf_module, leaves in head:
-        table += [(f"{tf_module}/{tf}", f"{hf_module}.{hf}", tf == "kernel") for tf, hf in leaves.items()]
-    if output_bias:
-        table.append((*GENERATOR_OUTPUT_BIAS, False))
-    return table
+                       f"{hf_prefix}.encoder.layer.{i}.{hf_module}.{hf}", tf == "kernel") for tf, hf in leaves.items()]
+    return table + head_table(head, output_bias)
+
+
+def two_tower_table(num_layers: int, has_projection: bool, untied_embeddings: bool) -> list[tuple[str, str, bool]]:
+    """(TF name, HF name, transpose) for every tensor of Electric's two-tower generator
+    (`ElectraTwoTowerGenerator`). Shared embeddings are `electra/embeddings/*`, read by the left-to-right tower
+    (the right-to-left tower's are tied to them); untied ones are `generator_ltr/embeddings/*` and
+    `generator_rtl/embeddings/*`, each tower's own."""
+    table = []
+    for tf_scope, hf_tower in TOWERS:
+        embeddings = tf_scope if untied_embeddings else ("electra" if hf_tower == "ltr" else None)
+        table += name_table(embeddings, tf_scope, num_layers, has_projection, [], hf_prefix=hf_tower)
+    return table + head_table(CLOZE_HEAD, CLOZE_OUTPUT_BIAS)
 
 
 def count_layers(names, encoder_scope: str) -> int:

@@ -71,7 +71,7 @@ class PretrainingMetrics:
         values = dict.fromkeys(self.SUM_NAMES, torch.zeros((), device=device))
         values["mlm_weight"] = weights.sum()
         values["mlm_correct"] = ((outputs.masked_lm_predictions == targets).float() * weights).sum()
-        values["mlm_nll"] = outputs.generator_loss.detach().float() * (values["mlm_weight"] + 1e-6)
+        values["mlm_nll"] = outputs.masked_lm_loss.detach().float() * (values["mlm_weight"] + 1e-6)
         auc = None
         if outputs.discriminator_logits is not None:
             values["sampled_correct"] = ((outputs.sampled_ids == targets).float() * weights).sum()
