@@ -32,6 +32,7 @@ import torch
 from tqdm.auto import tqdm
 from transformers import AutoConfig, ElectraForPreTraining, PreTrainedTokenizerBase
 
+from .config import ElectraPretrainingConfig
 from .tasks.cli import discriminator_path, load_model_tokenizer
 from .tasks.qa_data import document_windows, max_context_windows
 
@@ -49,16 +50,23 @@ class PseudoLikelihood:
     num_tokens: int
 
 
+def _pair_config(name_or_path: str) -> dict | None:
+    """The pair config.json of a local pre-training output directory, None for anything else."""
+    path = os.path.join(name_or_path, "config.json")
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        config = json.load(f)
+    return config if config.get("model_type") == ElectraPretrainingConfig.model_type else None
+
+
 def pretraining_objective(name_or_path: str, config=None) -> str | None:
     """The objective a model was pre-trained with, when it is recorded: the pair config's `objective` (a
     pre-training output directory), else the discriminator config's `pretraining_objective`; None when neither
     says (older or Hub models)."""
-    pair_config = os.path.join(name_or_path, "config.json")
-    if os.path.isfile(pair_config):
-        with open(pair_config, encoding="utf-8") as f:
-            pair = json.load(f)
-        if pair.get("model_type") == "electra_pretraining" and pair.get("objective"):
-            return pair["objective"]
+    pair = _pair_config(name_or_path)
+    if pair is not None and pair.get("objective"):
+        return pair["objective"]
     if config is None:
         config = AutoConfig.from_pretrained(discriminator_path(name_or_path))
     return getattr(config, "pretraining_objective", None)
@@ -74,13 +82,10 @@ def load_scorer(name_or_path: str, tokenizer_name: str | None = None, device: st
     without the discriminator head (e.g. a fine-tuned one) is refused.
     """
     path = discriminator_path(name_or_path)
-    pair_config = os.path.join(name_or_path, "config.json")
-    if path == name_or_path and os.path.isfile(pair_config):
-        with open(pair_config, encoding="utf-8") as f:
-            pair = json.load(f)
-        if pair.get("model_type") == "electra_pretraining":
-            raise ValueError(f"{name_or_path} is a pre-training output without a discriminator/ folder "
-                             f"(objective {pair.get('objective')!r}): nothing to score with.")
+    pair = _pair_config(name_or_path)
+    if path == name_or_path and pair is not None:
+        raise ValueError(f"{name_or_path} is a pre-training output without a discriminator/ folder "
+                         f"(objective {pair.get('objective')!r}): nothing to score with.")
     try:
         model, info = ElectraForPreTraining.from_pretrained(path, output_loading_info=True, **model_kwargs)
     except OSError as err:
