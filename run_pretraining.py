@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Pre-train ELECTRA (generator + discriminator) as the original does.
 
-With no arguments: the `tiny` preset on the bundled Jane Austen corpus, on CPU, in a few minutes.
+With no arguments: the `demo` preset on the bundled Jane Austen corpus, on CPU, in about five minutes.
 
     python run_pretraining.py
     python run_pretraining.py --preset small --train_files data/*.txt --output_dir runs/small
@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 
 import datasets
 import transformers
-from transformers import HfArgumentParser
+from transformers import HfArgumentParser, set_seed
+from transformers.trainer_utils import has_length
 
 from electra_hf import (
     DataCollatorForElectra,
@@ -43,12 +44,19 @@ from electra_hf.data import (
     split_for_evaluation,
     train_tokenizer,
 )
-from electra_hf.config import original_preset, read_original_hparams
+from electra_hf.config import original_objective, original_preset, read_original_hparams
+from electra_hf import report
+from electra_hf.tasks import cli
 from electra_hf.hub import push_pair_to_hub, write_model_cards
 from electra_hf.trainer import (
+    TOY_PRESETS,
+    is_complete_checkpoint,
     check_checkpoint_matches,
+    finished_training,
     last_complete_checkpoint,
     remove_checkpoints,
+    DEFAULT_PRESET,
+    PRESET_TRAINING,
     training_defaults,
 )
 
@@ -57,8 +65,10 @@ logger = logging.getLogger("run_pretraining")
 
 @dataclass
 class ModelArguments:
-    preset: str = field(default="tiny", metadata={"help": "Model size and training recipe.",
-                                                  "choices": ["tiny", "small", "small++", "base", "large"]})
+    preset: str = field(default=DEFAULT_PRESET, metadata={
+        "help": "Model size and training recipe: demo (a CPU-sized model that learns in minutes, with a vocabulary "
+                "learned on the corpus), tiny (the original's debug model), or the original's small, small++, base, "
+                "large.", "choices": list(PRESET_TRAINING)})
     hparams: str | None = field(default=None, metadata={
         "help": "The original's --hparams (JSON string or .json file): model and training names are translated."})
     config_overrides: str | None = field(default=None, metadata={
@@ -84,8 +94,10 @@ class ModelArguments:
         "help": "Tokenizer (Hub id or directory); default: the bundled BERT uncased vocab, or the one saved with "
                 "--discriminator_name_or_path."})
     train_tokenizer: bool = field(default=False, metadata={
-        "help": "Learn a WordPiece vocabulary of --vocab_size on the corpus first (saved with the model)."})
-    vocab_size: int = field(default=30522, metadata={"help": "Vocabulary size for --train_tokenizer."})
+        "help": "Learn a WordPiece vocabulary of --vocab_size on the corpus first (saved with the model). The demo "
+                "preset does unless a tokenizer is named; --train_tokenizer false keeps the bundled BERT "
+                "vocabulary of the released models."})
+    vocab_size: int = field(default=30522, metadata={"help": "Vocabulary size for --train_tokenizer (demo: 4096)."})
     hub_discriminator_id: str | None = field(default=None, metadata={
         "help": "Repository for the discriminator with --push_to_hub (default: <hub_model_id>-discriminator)."})
     hub_generator_id: str | None = field(default=None, metadata={
@@ -114,8 +126,6 @@ class DataArguments:
 def parse_arguments(argv: list[str]) -> tuple[ModelArguments, DataArguments, ElectraTrainingArguments]:
     """Arguments from the command line or one JSON file, over --hparams' training values and the preset's
     recipe (in that order of precedence)."""
-    parser = HfArgumentParser((ModelArguments, DataArguments, ElectraTrainingArguments),
-                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     json_file = len(argv) == 1 and argv[0].endswith(".json")
     if json_file:
         with open(argv[0]) as f:
@@ -124,15 +134,18 @@ def parse_arguments(argv: list[str]) -> tuple[ModelArguments, DataArguments, Ele
         pre = argparse.ArgumentParser(add_help=False)
         pre.add_argument("--preset", default=None)
         pre.add_argument("--hparams", default=None)
+        pre.add_argument("--objective", default=None)
         given = vars(pre.parse_known_args(argv)[0])
     hparams = read_original_hparams(given["hparams"]) if given.get("hparams") else {}
-    preset = given.get("preset") or (original_preset(hparams) if hparams else "tiny")
+    preset = given.get("preset") or (original_preset(hparams) if hparams else DEFAULT_PRESET)
     _, original_training = ElectraPretrainingConfig.from_original_hparams(hparams) if hparams else (None, {})
-    defaults = {**training_defaults(preset), **original_training, "preset": preset}
-    if json_file:
-        return parser.parse_dict({**defaults, **given})
-    parser.set_defaults(**defaults)
-    return parser.parse_args_into_dataclasses(args=argv)
+    objective = given.get("objective") or original_objective(hparams)
+    defaults = {**training_defaults(preset, objective), **original_training, "preset": preset}
+    model_args, data_args, training_args, explicit = cli.parse_arguments(
+        (ModelArguments, DataArguments, ElectraTrainingArguments), defaults, argv, description=__doc__)
+    if "train_tokenizer" not in explicit and (model_args.tokenizer_name or model_args.discriminator_name_or_path):
+        model_args.train_tokenizer = False  # a tokenizer the user names is used as it is, whatever the preset
+    return model_args, data_args, training_args
 
 
 def config_overrides(model_args: ModelArguments, data_args: DataArguments) -> dict:
@@ -159,15 +172,120 @@ def build_config(model_args: ModelArguments, data_args: DataArguments, tokenizer
 def load_or_train_tokenizer(model_args, docs, text_column: str, output_dir: str, reuse: bool):
     if not model_args.train_tokenizer:
         name = model_args.tokenizer_name or model_args.discriminator_name_or_path
-        return load_tokenizer(name)
+        return load_tokenizer(name), f"{name or 'the bundled BERT uncased vocabulary'} ({{}} tokens)"
     saved = os.path.join(output_dir, "tokenizer")
+    description = f"WordPiece, {{}} tokens, learned on the corpus ({saved})"
     if reuse and os.path.exists(os.path.join(saved, "tokenizer_config.json")):  # a resumed run keeps its vocabulary
-        return load_tokenizer(saved)
+        return load_tokenizer(saved), description
     logger.info("Training a vocabulary of %d tokens on the corpus", model_args.vocab_size)
     batches = (docs[i:i + 1000][text_column] for i in range(0, len(docs), 1000))
     tokenizer = train_tokenizer(load_tokenizer(model_args.tokenizer_name), batches, model_args.vocab_size)
     tokenizer.save_pretrained(saved)
-    return tokenizer
+    return tokenizer, description
+
+
+def parameter_counts(model: ElectraPretrainingModel) -> dict[str, int]:
+    """Parameters per half; shared ones (the embeddings) are counted with the discriminator only."""
+    seen, counts = set(), {}
+    for name, half in model.halves().items():
+        params = [p for p in half.parameters() if id(p) not in seen]
+        seen.update(id(p) for p in params)
+        counts[name] = sum(p.numel() for p in params)
+    return counts
+
+
+def log_banner(training_args, corpus_name: str, docs, splits, tokenizer_description: str, model, checkpoint):
+    """What the run will do, before it does it (as transformers' examples print)."""
+    args, config = training_args, model.config
+    train, held_out = splits["train"], splits.get("validation")
+    global_batch = args.per_device_train_batch_size * args.world_size * args.gradient_accumulation_steps
+    counts = parameter_counts(model)
+    sizes = []
+    for name, half in model.halves().items():
+        c = half.config
+        shared = " (shares the discriminator's embeddings)" if name == "generator" and config.shares_embeddings else ""
+        sizes.append(f"  {name.capitalize():<16}= {counts[name]:,} parameters{' of its own' if shared else ''}: "
+                     f"{c.num_hidden_layers} layers, hidden {c.hidden_size}, {c.num_attention_heads} heads{shared}")
+    examples = (f"{len(train):,} training examples, {len(held_out):,} held out" if held_out is not None and
+                has_length(train) else f"{len(train):,} training examples" if has_length(train) else "streamed")
+    documents = f"{len(docs):,} documents, " if has_length(docs) else ""
+    warmup = f"{args.warmup_steps:g}" if args.warmup_steps >= 1 else f"{args.warmup_steps:.0%} of the steps"
+    lines = [
+        "***** Running ELECTRA pre-training *****",
+        f"  Corpus          = {corpus_name}: {documents}{examples} of up to {config.max_seq_length} tokens",
+        f"  Tokenizer       = {tokenizer_description}",
+        f"  Objective       = {config.objective} (generator: {config.generator_type}"
+        f"{', tied' if config.tie_generator else ''}; loss = {config.gen_weight:g} x generator + "
+        f"{config.disc_weight:g} x discriminator)" if config.objective != "mlm" else
+        "  Objective       = mlm (the masked-LM baseline: one full-size network)",
+        *sizes,
+        f"  Batch           = {args.per_device_train_batch_size} per device x {args.world_size} processes x "
+        f"{args.gradient_accumulation_steps} accumulation = {global_batch} sequences per step",
+        f"  Steps           = {args.max_steps:,} (learning rate {args.learning_rate:g}, warm-up {warmup}); "
+        f"evaluation every {args.eval_steps if held_out is not None else 'never'}, checkpoint every {args.save_steps}",
+        f"  Output          = {os.path.abspath(args.output_dir)}" + (f" (resuming {checkpoint})" if checkpoint else ""),
+    ]
+    if "tensorboard" in args.report_to:
+        logdir = os.environ.get("TENSORBOARD_LOGGING_DIR") or os.path.join(os.path.abspath(args.output_dir), "runs")
+        lines.append(f"  TensorBoard     = tensorboard --logdir {logdir}")
+    logger.info("\n".join(lines))
+
+
+def final_model_written(output_dir: str, step: int) -> bool:
+    """Whether `output_dir` holds the final model and state of a run that ended at `step`."""
+    if not is_complete_checkpoint(output_dir):
+        return False
+    with open(os.path.join(output_dir, "trainer_state.json")) as f:
+        return json.load(f).get("global_step") == step
+
+
+def report_finished_run(output_dir: str, state, checkpoint: str) -> dict:
+    print(f"{os.path.abspath(output_dir)} already holds a finished run ({state.global_step} steps; the model is in "
+          f"its discriminator/ and generator/ folders), so there is nothing to train.\n"
+          f"  To train further, pass a larger --max_steps: the run continues from {os.path.basename(checkpoint)} "
+          "with the schedule stretched to the new total (as the original README advises, scale the learning "
+          "rate too).\n  To start afresh, pass --overwrite_output_dir; for another run, another --output_dir.")
+    results = os.path.join(output_dir, "eval_results.json")
+    if os.path.exists(results):
+        with open(results) as f:
+            return json.load(f)
+    return {}
+
+
+def final_evaluation(trainer) -> dict:
+    evaluations = [log for log in trainer.state.log_history if "eval_loss" in log]
+    # an evaluation at the last step already ran: report it rather than evaluate the same model again
+    if evaluations and evaluations[-1]["step"] == trainer.state.global_step:
+        return {k: v for k, v in evaluations[-1].items() if k.startswith("eval_")}
+    return trainer.evaluate()
+
+
+def print_report(output_dir: str, model, tokenizer, held_out, metrics: dict, baselines: dict, steps: int,
+                 toy: bool, num_examples: int = 3) -> None:
+    """What the run produced and what the model does, for the person who started it."""
+    output_dir = os.path.abspath(output_dir)
+    colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    lines = [f"\n***** ELECTRA pre-training finished: {model.config.objective}, {steps} steps *****",
+             f"  Model: {output_dir}"]
+    lines += [f"    {name}: {os.path.join(output_dir, name)}" for name in model.halves()]
+    if metrics:
+        size = f" ({len(held_out):,} examples)" if held_out is not None and has_length(held_out) else ""
+        lines += [f"\n  Held-out evaluation{size}, beside what a model that learned nothing scores:",
+                  report.format_metrics(metrics, baselines)]
+    if held_out is not None and has_length(held_out) and len(held_out):
+        results = report.replaced_token_detection(model, tokenizer, report.pick_examples(held_out, num_examples))
+        has_discriminator = model.discriminator is not None
+        lines += ["\n  Held-out examples: " + report.legend(has_discriminator)]
+        for i, result in enumerate(results, 1):
+            text, summary = report.render_example(result, tokenizer, colour=colour)
+            lines += [f"  {i}. {text}", f"     {summary}"]
+    curves = os.path.join(output_dir, "training_curves.png")
+    if os.path.exists(curves):
+        lines.append(f"\n  Curves: {curves}")
+    if toy:
+        lines.append("\n  This is a toy model trained for minutes on a CPU: it shows the pipeline and what "
+                     "replaced-token detection learns, not an encoder for real tasks (see the README).")
+    print("\n".join(lines))
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -186,6 +304,13 @@ def main(argv: list[str] | None = None) -> dict:
         raise ValueError("continuing pre-training needs both --discriminator_name_or_path and "
                          "--generator_name_or_path.")
 
+    checkpoint = training_args.resume_from_checkpoint
+    if checkpoint is None and not training_args.overwrite_output_dir:
+        checkpoint = last_complete_checkpoint(training_args.output_dir)
+    finished = finished_training(checkpoint, training_args)
+    if finished is not None and final_model_written(training_args.output_dir, finished.global_step):
+        return report_finished_run(training_args.output_dir, finished, checkpoint)
+
     corpus = CorpusSpec(files=data_args.train_files, dataset_name=data_args.dataset_name,
                         dataset_config_name=data_args.dataset_config_name, dataset_split=data_args.dataset_split,
                         text_column=data_args.text_column, blanks_separate_docs=data_args.blanks_separate_docs,
@@ -197,9 +322,12 @@ def main(argv: list[str] | None = None) -> dict:
     if training_args.overwrite_output_dir and training_args.should_save:
         remove_checkpoints(training_args.output_dir)
     with training_args.main_process_first(desc="the tokenizer"):
-        tokenizer = load_or_train_tokenizer(model_args, docs, data_args.text_column, training_args.output_dir,
-                                            reuse=not training_args.overwrite_output_dir)
+        tokenizer, tokenizer_description = load_or_train_tokenizer(
+            model_args, docs, data_args.text_column, training_args.output_dir,
+            reuse=not training_args.overwrite_output_dir)
+    tokenizer_description = tokenizer_description.format(f"{len(tokenizer):,}")
 
+    set_seed(training_args.seed)  # before the model is built, so that --seed fixes its initial weights too
     if continuing:
         overrides = {"max_seq_length": 128, **config_overrides(model_args, data_args)}
         model = ElectraPretrainingModel.from_discriminator_and_generator(
@@ -214,13 +342,8 @@ def main(argv: list[str] | None = None) -> dict:
         config = build_config(model_args, data_args, tokenizer)
         model = None
     config.check_tokenizer(tokenizer)
-
-    checkpoint = training_args.resume_from_checkpoint
-    if checkpoint is None and not training_args.overwrite_output_dir:
-        checkpoint = last_complete_checkpoint(training_args.output_dir)
     if checkpoint:
         check_checkpoint_matches(checkpoint, config)
-        logger.info("Resuming from %s", checkpoint)
     if model is None:
         model = ElectraPretrainingModel(config)
 
@@ -230,33 +353,43 @@ def main(argv: list[str] | None = None) -> dict:
         cache_dir = data_args.data_cache_dir or os.path.join(datasets.config.HF_DATASETS_CACHE, "electra_hf")
         examples = build_examples(docs, builder, cache_dir=cache_dir, num_proc=data_args.preprocessing_num_workers)
         splits = split_for_evaluation(examples, data_args.eval_size, seed=training_args.seed)
-    if "validation" not in splits:
+    held_out = splits.get("validation")
+    if held_out is None:
         training_args.eval_strategy = "no"
 
     trainer = ElectraTrainer(
-        model=model, args=training_args, train_dataset=splits["train"], eval_dataset=splits.get("validation"),
+        model=model, args=training_args, train_dataset=splits["train"], eval_dataset=held_out,
         # the model masks each batch itself, drawing from the RNG the checkpoints restore
         data_collator=DataCollatorForElectra.from_config(tokenizer, config, mask=False),
         processing_class=tokenizer)
-    result = trainer.train(resume_from_checkpoint=checkpoint)
+    corpus_name = data_args.dataset_name or ", ".join(data_args.train_files or ["the bundled Jane Austen corpus"])
+    if trainer.is_world_process_zero():
+        log_banner(training_args, corpus_name, docs, splits, tokenizer_description, model, checkpoint)
+    if finished is not None:  # killed after its last checkpoint: write the final model from it, train nothing
+        logger.info("%s already holds all %d steps: writing the final model from it.", checkpoint,
+                    finished.global_step)
+        trainer._load_from_checkpoint(checkpoint)
+        trainer.state = finished
+    else:
+        result = trainer.train(resume_from_checkpoint=checkpoint)
+        trainer.log_metrics("train", result.metrics)
     trainer.save_model(training_args.output_dir)
-    trainer.log_metrics("train", result.metrics)
     trainer.save_state()
     metrics = {}
-    if "validation" in splits:
-        evaluations = [log for log in trainer.state.log_history if "eval_loss" in log]
-        # an evaluation at the last step already ran: report it rather than evaluate the same model again
-        if evaluations and evaluations[-1]["step"] == trainer.state.global_step:
-            metrics = {k: v for k, v in evaluations[-1].items() if k.startswith("eval_")}
-        else:
-            metrics = trainer.evaluate()
+    if held_out is not None:
+        metrics = final_evaluation(trainer)
         trainer.log_metrics("eval", metrics)
         trainer.save_metrics("eval", metrics)
 
     if trainer.is_world_process_zero():
-        data = data_args.dataset_name or ", ".join(data_args.train_files or ["the bundled Jane Austen corpus"])
-        write_model_cards(training_args.output_dir, model, steps=trainer.state.global_step, data=data,
-                          metrics=metrics, base_model=model_args.discriminator_name_or_path)
+        readable = held_out is not None and has_length(held_out)
+        baselines = report.trivial_baselines(held_out, config, metrics) if readable else {}
+        report.plot_curves(trainer.state.log_history, os.path.join(training_args.output_dir, "training_curves.png"),
+                           baselines)
+        toy = model_args.preset in TOY_PRESETS and not continuing
+        write_model_cards(training_args.output_dir, model, steps=trainer.state.global_step, data=corpus_name,
+                          metrics=metrics, baselines=baselines, base_model=model_args.discriminator_name_or_path,
+                          toy=toy)
         if push_to_hub:
             base = training_args.hub_model_id or os.path.basename(os.path.abspath(training_args.output_dir))
             repos = {"discriminator": model_args.hub_discriminator_id or f"{base}-discriminator",
@@ -264,14 +397,8 @@ def main(argv: list[str] | None = None) -> dict:
             for url in push_pair_to_hub(training_args.output_dir, model, repos, token=training_args.hub_token,
                                         private=training_args.hub_private_repo):
                 logger.info("Pushed %s", url)
-        print(f"\nELECTRA {config.objective} model after {trainer.state.global_step} steps: "
-              f"{os.path.abspath(training_args.output_dir)}")
-        for name in model.halves():
-            print(f"  {name}: {os.path.join(os.path.abspath(training_args.output_dir), name)}")
-        for key in ("eval_loss", "eval_masked_lm_accuracy", "eval_sampled_masked_lm_accuracy", "eval_disc_accuracy",
-                    "eval_disc_precision", "eval_disc_recall", "eval_disc_auc"):
-            if key in metrics:
-                print(f"  {key}: {metrics[key]:.4f}")
+        print_report(training_args.output_dir, model, tokenizer, held_out, metrics, baselines,
+                     trainer.state.global_step, toy)
     return metrics
 
 

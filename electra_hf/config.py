@@ -37,6 +37,14 @@ PRESETS: dict[str, dict[str, Any]] = {
              "max_seq_length": 128,
              "model_hparam_overrides": {"num_hidden_layers": 3, "hidden_size": 144, "intermediate_size": 576,
                                         "num_attention_heads": 4}},
+    # Not the original's: the default run, sized by measurement to learn visibly in minutes on 2 CPU cores
+    # (benchmarks/RESULTS.md). Dropout is off: a model this small underfits in a few epochs, and dropout's
+    # random masks are a fifth of a CPU step.
+    "demo": {"model_size": "small", "embedding_size": 128, "generator_hidden_size": 0.5, "mask_prob": 0.15,
+             "max_seq_length": 128,
+             "model_hparam_overrides": {"num_hidden_layers": 2, "hidden_size": 128, "intermediate_size": 512,
+                                        "num_attention_heads": 2, "hidden_dropout_prob": 0.0,
+                                        "attention_probs_dropout_prob": 0.0}},
 }
 
 # Original hparams that configure training, not the model: they belong to ElectraTrainingArguments.

@@ -9,23 +9,45 @@ from huggingface_hub import HfApi, ModelCard, ModelCardData
 
 from .modeling import ElectraPretrainingModel
 
+# Per half: the class that loads it, what it is, and its Hub pipeline tag.
 HALF_USAGE = {
-    "discriminator": ("ElectraForPreTraining", "the replaced-token-detection discriminator: the encoder to "
-                      "fine-tune (load it in `ElectraForSequenceClassification`, `AutoModel`, ...)"),
-    "generator": ("ElectraForMaskedLM", "the masked-LM generator trained alongside the discriminator"),
+    "discriminator": ("transformers.ElectraForPreTraining", "the replaced-token-detection discriminator: the "
+                      "encoder to fine-tune (`ElectraForSequenceClassification`, `AutoModel`, ... load it too)",
+                      "feature-extraction"),
+    "generator": ("transformers.ElectraForMaskedLM", "the masked-LM generator trained alongside the discriminator",
+                  "fill-mask"),
 }
 TWO_TOWER_USAGE = ("electra_hf.ElectraTwoTowerGenerator", "Electric's two-tower cloze generator trained alongside "
-                   "the discriminator (its `logits` are each position's distribution given the other tokens)")
+                   "the discriminator (its `logits` are each position's distribution given the other tokens)", None)
+MLM_USAGE = ("transformers.ElectraForMaskedLM", "the masked-LM baseline (BERT-style pre-training of the "
+             "ELECTRA architecture): the encoder to fine-tune", "fill-mask")
+TOY_WARNING = ("> **A toy model.** It was trained for minutes on a CPU to show the pipeline and what the "
+               "objective learns; it is not a useful encoder for real tasks. Pre-train a `small`, `base` or `large` "
+               "preset on a large corpus, or start from the released google/electra-* checkpoints.\n\n")
 
 
-def _metrics_table(metrics: dict[str, float]) -> str:
-    rows = "\n".join(f"| {k} | {v:.4g} |" for k, v in sorted(metrics.items()) if isinstance(v, (int, float)))
-    return "| metric | value |\n|---|---|\n" + rows if rows else "(none recorded)"
+def _metrics_table(metrics: dict[str, float], baselines: dict[str, float]) -> str:
+    from .report import metrics_table
+
+    rows = metrics_table(metrics, baselines)
+    if not rows:
+        return "(none recorded)"
+    return "| metric | what it is | this model | trivial baseline |\n|---|---|---|---|\n" + "\n".join(
+        f"| `{key}` | {reading} | {value:.4f} | {baseline:.4f} |" for key, reading, value, baseline in rows)
+
+
+def _usage(cls: str, sub: str) -> str:
+    module, name = cls.rsplit(".", 1)
+    return (f"```python\nfrom {module} import {name}\nfrom transformers import AutoTokenizer\n\n"
+            f"model = {name}.from_pretrained(\"path/to/{sub}\")  # this folder, or its Hub id\n"
+            f"tokenizer = AutoTokenizer.from_pretrained(\"path/to/{sub}\")\n```\n")
 
 
 def write_model_cards(output_dir: str, model: ElectraPretrainingModel, *, steps: int, data: str,
-                      metrics: dict[str, float], base_model: str | None = None) -> None:
-    """README.md for the pair directory and for each half (each half is a repository of its own on the Hub)."""
+                      metrics: dict[str, float], baselines: dict[str, float] | None = None,
+                      base_model: str | None = None, toy: bool = False) -> None:
+    """README.md for the pair directory and for each half (each half is a repository of its own on the Hub):
+    what the model is, its data and steps, the held-out metrics beside trivial baselines, how to load it."""
     config = model.config
     hparams = {k: getattr(config, k) for k in (
         "objective", "generator_type", "tie_generator", "untied_generator_embeddings", "max_seq_length", "mask_prob",
@@ -34,19 +56,30 @@ def write_model_cards(output_dir: str, model: ElectraPretrainingModel, *, steps:
     sizes = {name: {k: getattr(half.config, k) for k in ("hidden_size", "num_hidden_layers", "num_attention_heads",
                                                           "intermediate_size", "embedding_size", "vocab_size")}
              for name, half in model.halves().items()}
-    body = (f"Pre-trained with electra-hf for {steps} steps on {data}.\n\n"
+    objective = {"electra": "ELECTRA (replaced token detection)", "electric": "Electric (an energy-based cloze "
+                 "model trained by noise-contrastive estimation)", "mlm": "masked language modelling (the BERT-style "
+                 "baseline)"}[config.objective]
+    body = (f"Pre-trained with electra-hf by {objective}, for {steps} "
+            f"steps on {data}.\n\n"
+            f"## Held-out evaluation\nMetrics of the original ELECTRA code on examples held out from training, each "
+            f"beside what a model that learned nothing scores.\n\n{_metrics_table(metrics, baselines or {})}\n\n"
             f"## Networks\n```json\n{json.dumps(sizes, indent=1)}\n```\n\n"
-            f"## ELECTRA hyper-parameters\n```json\n{json.dumps(hparams, indent=1)}\n```\n\n"
-            f"## Final evaluation (held-out examples)\n{_metrics_table(metrics)}\n")
-    cards = {"": ("ELECTRA pair (discriminator and generator)", "Load both with "
-                  "`electra_hf.ElectraPretrainingModel.from_pretrained(...)`, or each sub-folder on its own.")}
-    usage = dict(HALF_USAGE, **({"generator": TWO_TOWER_USAGE} if config.generator_type == "two_tower" else {}))
-    cards.update({name: (f"ELECTRA {name}", f"`{cls}`: {what}.") for name, (cls, what) in usage.items()
-                  if name in model.halves()})
-    for sub, (title, usage) in cards.items():
-        data_card = ModelCardData(library_name="transformers", tags=["electra", "electra-hf", "pretraining"],
+            f"## Pre-training hyper-parameters\n```json\n{json.dumps(hparams, indent=1)}\n```\n")
+    usage = dict(HALF_USAGE, **({"generator": TWO_TOWER_USAGE} if config.generator_type == "two_tower" else {}),
+                 **({"generator": MLM_USAGE} if config.objective == "mlm" else {}))
+    pair = ("ELECTRA pair (discriminator and generator)",
+            "Both halves, as training left them: `electra_hf.ElectraPretrainingModel.from_pretrained(this_folder)` "
+            "continues pre-training; each sub-folder loads on its own.\n", None)
+    cards = {"": pair}
+    cards.update({name: (f"ELECTRA {name}" if config.objective != "mlm" else "Masked-LM baseline",
+                         f"`{cls}`: {what}.\n\n{_usage(cls, name)}", tag)
+                  for name, (cls, what, tag) in usage.items() if name in model.halves()})
+    for sub, (title, text, pipeline_tag) in cards.items():
+        data_card = ModelCardData(library_name="transformers", license="apache-2.0", pipeline_tag=pipeline_tag,
+                                  tags=["electra", "electra-hf", "pretraining", config.objective],
                                   base_model=base_model)
-        content = f"---\n{data_card.to_yaml()}\n---\n\n# {title}\n\n{usage}\n\n{body}"
+        warning = TOY_WARNING if toy else ""
+        content = f"---\n{data_card.to_yaml()}\n---\n\n# {title}\n\n{warning}{text}\n{body}"
         ModelCard(content).save(os.path.join(output_dir, sub, "README.md"))
 
 

@@ -27,7 +27,7 @@ def corpus(tmp_path_factory):
 
 
 def args_for(corpus, output_dir, **overrides):
-    args = {"train_files": str(corpus / "c.txt"), "output_dir": str(output_dir), "max_steps": 6, "save_steps": 3,
+    args = {"preset": "tiny", "train_files": str(corpus / "c.txt"), "output_dir": str(output_dir), "max_steps": 6, "save_steps": 3,
             "eval_steps": 3, "logging_steps": 1, "per_device_train_batch_size": 4, "per_device_eval_batch_size": 8,
             "eval_size": 16, "config_overrides": json.dumps({"num_hidden_layers": 1}), "report_to": "none",
             "data_cache_dir": str(corpus / "cache"), "disable_tqdm": "true"}
@@ -65,6 +65,81 @@ def test_a_run_writes_loadable_halves_a_card_and_metrics(finished_run, capsys):
         assert "library_name: transformers" in card and "6 steps" in card and "masked_lm_accuracy" in card
     assert (output_dir / "README.md").exists() and (output_dir / "checkpoint-6").is_dir()
     assert len(losses(output_dir)) == 6
+
+
+def test_the_run_says_what_it_will_do_and_shows_what_it_did(finished_run, corpus, tmp_path, capsys, caplog):
+    caplog.set_level("INFO", logger="run_pretraining")
+    run_pretraining.main(args_for(corpus, tmp_path / "r", preset="small", max_steps=2, eval_steps=2,
+                                  report_to="tensorboard"))
+    banner = caplog.text
+    for expected in ("Running ELECTRA pre-training", "Corpus", "documents", "training examples, 16 held out",
+                     "Tokenizer       = the bundled BERT uncased vocabulary (30,522 tokens)", "Discriminator   = ",
+                     "parameters of its own: 1 layers, hidden 64", "4 per device x 1 processes x 1 accumulation = 4",
+                     "Steps           = 2 ", "Output", "TensorBoard"):
+        assert expected in banner, expected
+    out = capsys.readouterr().out
+    for expected in ("pre-training finished", "discriminator accuracy", "(always \"original\")",
+                     "Held-out examples: [fake|original]", "1. ", "caught", "Curves:"):
+        assert expected in out, expected
+    with open(tmp_path / "r" / "training_curves.png", "rb") as f:
+        assert f.read(4) == b"\x89PNG"
+    card = (tmp_path / "r" / "discriminator" / "README.md").read_text()
+    for expected in ("pipeline_tag: feature-extraction", "license: apache-2.0", "| discriminator ROC AUC", "`eval_disc_auc`",
+                     "trivial baseline", "ElectraForPreTraining.from_pretrained", "on " + str(corpus / "c.txt")):
+        assert expected in card, expected
+    assert "pipeline_tag: fill-mask" in (tmp_path / "r" / "generator" / "README.md").read_text()
+    assert "toy model" not in card  # only the demo and tiny presets are called toys
+    assert "toy model" in (finished_run[0] / "README.md").read_text()
+
+
+def test_rerunning_a_finished_run_trains_nothing(corpus, finished_run, tmp_path, capsys):
+    output_dir, metrics = finished_run
+    run_dir = tmp_path / "done"
+    shutil.copytree(output_dir, run_dir)
+    before = sorted(os.listdir(run_dir))
+    card = (run_dir / "discriminator" / "README.md").read_text()
+    assert run_pretraining.main(args_for(corpus, run_dir)) == pytest.approx(metrics)
+    assert "already holds a finished run (6 steps" in capsys.readouterr().out
+    assert sorted(os.listdir(run_dir)) == before and (run_dir / "discriminator" / "README.md").read_text() == card
+    # killed after its last checkpoint but before the final save: the final model comes from that checkpoint
+    (run_dir / "trainer_state.json").unlink()
+    shutil.rmtree(run_dir / "discriminator")
+    run_pretraining.main(args_for(corpus, run_dir))
+    assert sorted(os.listdir(run_dir)) == before and losses(run_dir) == losses(output_dir)
+    for name, tensor in ElectraPretrainingModel.from_pretrained(run_dir).state_dict().items():
+        torch.testing.assert_close(tensor, ElectraPretrainingModel.from_pretrained(output_dir).state_dict()[name])
+    # asking for more steps continues the run
+    run_pretraining.main(args_for(corpus, run_dir, max_steps=7))
+    assert json.loads((run_dir / "trainer_state.json").read_text())["global_step"] == 7
+
+
+@pytest.mark.slow
+def test_the_same_command_in_two_processes_gives_the_same_run(corpus, tmp_path):
+    """--seed fixes the initial weights too (the model is built after the seed is set), not only masks and order."""
+    def run(name, seed):
+        argv = args_for(corpus, tmp_path / name, max_steps=3, save_steps=100, eval_size=0, seed=seed)
+        subprocess.run([sys.executable, os.path.join(ROOT, "run_pretraining.py"), *argv], check=True, cwd=ROOT,
+                       capture_output=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=300)
+        return losses(tmp_path / name)
+
+    first, second, other_seed = run("a", 7), run("b", 7), run("c", 8)
+    assert first == second and len(first) == 3
+    assert first[0] != other_seed[0]
+
+
+def test_the_demo_preset_learns_its_vocabulary_unless_a_tokenizer_is_named():
+    model_args, data_args, training_args = run_pretraining.parse_arguments([])
+    assert (model_args.preset, model_args.train_tokenizer, model_args.vocab_size, data_args.eval_size,
+            training_args.adam_bias_correction) == ("demo", True, 4096, 500, True)
+    assert not run_pretraining.parse_arguments(["--tokenizer_name", "bert-base-uncased"])[0].train_tokenizer
+    assert not run_pretraining.parse_arguments(["--train_tokenizer", "false"])[0].train_tokenizer
+    assert run_pretraining.parse_arguments(["--tokenizer_name", "x", "--train_tokenizer"])[0].train_tokenizer
+    # Electric's demo: the same wall-clock budget in fewer, dearer steps
+    assert run_pretraining.parse_arguments(["--objective", "electric"])[2].max_steps == 250
+    # the original's presets keep the original's recipe and the released vocabulary
+    model_args, _, training_args = run_pretraining.parse_arguments(["--preset", "small"])
+    assert (model_args.train_tokenizer, training_args.adam_bias_correction, training_args.learning_rate) == (
+        False, False, 5e-4)
 
 
 def test_rerunning_resumes_exactly_where_it_stopped(corpus, finished_run, tmp_path):
@@ -135,7 +210,7 @@ def test_original_hparams_and_a_json_file(corpus, tmp_path):
     assert (training_args.max_steps, training_args.learning_rate, training_args.per_device_train_batch_size,
             training_args.warmup_steps) == (5, 5e-4, 128, 10_000)
     defaults = run_pretraining.parse_arguments([])
-    assert (defaults[0].preset, defaults[1].train_files, defaults[2].output_dir) == ("tiny", None, "runs/electra-tiny")
+    assert (defaults[0].preset, defaults[1].train_files, defaults[2].output_dir) == ("demo", None, "runs/electra-demo")
 
     run_pretraining.main(args_for(corpus, tmp_path / "h", max_steps=None, per_device_train_batch_size=None,
                                   config_overrides=None, hparams=json.dumps(hparams), eval_size=0))
@@ -211,3 +286,17 @@ def test_two_processes_through_accelerate_launch(corpus, tmp_path):
     assert state["global_step"] == 4
     assert "Total train batch size (w. parallel, distributed & accumulation) = 8" in result.stdout + result.stderr
     ElectraForPreTraining.from_pretrained(tmp_path / "ddp" / "discriminator")
+
+
+@pytest.mark.slow
+def test_the_readme_demo_command_runs(tmp_path):
+    """scripts/demo.sh, the README's main job, shortened: it finds (or makes) .venv and runs the demo preset."""
+    out = tmp_path / "demo"
+    result = subprocess.run(["bash", os.path.join(ROOT, "scripts", "demo.sh"), "--max_steps", "3", "--eval_steps", "3",
+                             "--save_steps", "3", "--eval_size", "40", "--output_dir", str(out), "--report_to", "none",
+                             "--data_cache_dir", str(tmp_path / "cache"), "--disable_tqdm", "true"],
+                            capture_output=True, text=True, timeout=600, cwd=tmp_path,
+                            env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "pre-training finished: electra, 3 steps" in result.stdout
+    assert len(AutoTokenizer.from_pretrained(out / "tokenizer")) == 4096  # the demo learns its vocabulary

@@ -212,7 +212,11 @@ def load_files(path: str, key_a: str, key_b: str | None, key_label: str | None,
                 label = labels.index(str(value))
         return {"text_a": row[key_a], "text_b": row[key_b] if key_b else None, "label": label, "idx": index}
 
-    return raw.map(convert, with_indices=True, remove_columns=raw.column_names)
+    # explicit features: datasets would otherwise keep a text label column's string type for the label ids
+    features = datasets.Features({"text_a": datasets.Value("string"), "text_b": datasets.Value("string"),
+                                  "label": datasets.Value("float32" if labels is None else "int64"),
+                                  "idx": datasets.Value("int64")})
+    return raw.map(convert, with_indices=True, remove_columns=raw.column_names, features=features)
 
 
 def load_task_splits(task: GlueTask, *, glue_dir: str | None = None, dataset_name: str = "nyu-mll/glue",
