@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import datasets
 import transformers
-from transformers import HfArgumentParser, set_seed
+from transformers import set_seed
 from transformers.trainer_utils import has_length
 
 from electra_hf import (
@@ -194,6 +194,13 @@ def parameter_counts(model: ElectraPretrainingModel) -> dict[str, int]:
     return counts
 
 
+def every(strategy, steps) -> str:
+    """How often a Trainer event happens, in words: 'every 200 steps', 'every epoch', 'never'."""
+    strategy = getattr(strategy, "value", strategy)
+    return {"no": "never", "epoch": "every epoch", "best": "at the best evaluation"}.get(
+        strategy, f"every {steps:g} steps")
+
+
 def log_banner(training_args, corpus_name: str, docs, splits, tokenizer_description: str, model, checkpoint):
     """What the run will do, before it does it (as transformers' examples print)."""
     args, config = training_args, model.config
@@ -222,7 +229,8 @@ def log_banner(training_args, corpus_name: str, docs, splits, tokenizer_descript
         f"  Batch           = {args.per_device_train_batch_size} per device x {args.world_size} processes x "
         f"{args.gradient_accumulation_steps} accumulation = {global_batch} sequences per step",
         f"  Steps           = {args.max_steps:,} (learning rate {args.learning_rate:g}, warm-up {warmup}); "
-        f"evaluation every {args.eval_steps if held_out is not None else 'never'}, checkpoint every {args.save_steps}",
+        f"evaluation {every(args.eval_strategy, args.eval_steps) if held_out is not None else 'never'}, "
+        f"checkpoints {every(args.save_strategy, args.save_steps)}",
         f"  Output          = {os.path.abspath(args.output_dir)}" + (f" (resuming {checkpoint})" if checkpoint else ""),
     ]
     if "tensorboard" in args.report_to:

@@ -87,7 +87,7 @@ def replaced_token_detection(model: ElectraPretrainingModel, tokenizer, features
                              ) -> list[dict]:
     """Mask `features` as training does, run the pair once, and return per example the original and fake ids,
     which positions were masked, replaced (the label) and flagged (discriminator logit > 0), and the
-    generator's argmax at each masked position."""
+    generator's argmax at each masked position, and whether there is a discriminator (not for the MLM baseline)."""
     config = model.config
     collator = DataCollatorForElectra.from_config(tokenizer, config, mask=False)
     batch = collator(features)
@@ -115,6 +115,7 @@ def replaced_token_detection(model: ElectraPretrainingModel, tokenizer, features
         results.append({name: tensor[row, :n].tolist() for name, tensor in (
             ("original", batch["input_ids"]), ("fake", fake), ("masked", masked), ("replaced", labels),
             ("flagged", flagged), ("predicted", predicted))})
+        results[-1]["discriminator"] = out.sampled_ids is not None
     return results
 
 
@@ -138,7 +139,7 @@ def render_example(result: dict, tokenizer, colour: bool = False) -> list[str]:
     def mark(text: str, kind: str | None) -> str:
         return f"{COLOURS[kind]}{text}{COLOURS['end']}" if colour and kind else text
 
-    has_discriminator = any(result["replaced"]) or any(result["flagged"]) or result["fake"] != result["original"]
+    has_discriminator = result["discriminator"]
     pieces = []
     for i, original_id in enumerate(result["original"]):
         original = tokenizer.convert_ids_to_tokens(original_id)

@@ -39,7 +39,7 @@ def result(tokenizer, words, replaced=(), flagged=(), fakes=None):
     n = len(ids)
     return {"original": ids, "fake": fake, "masked": [i - 1 in replaced for i in range(n)],
             "replaced": [i - 1 in replaced for i in range(n)], "flagged": [i - 1 in flagged for i in range(n)],
-            "predicted": fake}
+            "predicted": fake, "discriminator": True}
 
 
 def test_rendering_marks_replacements_and_verdicts(tokenizer):
@@ -55,7 +55,7 @@ def test_rendering_marks_replacements_and_verdicts(tokenizer):
 
 def test_rendering_the_masked_lm_baseline_shows_predictions(tokenizer):
     r = result(tokenizer, ["she", "was", "happy"])
-    r["masked"][2] = True
+    r["masked"][2], r["discriminator"] = True, False
     r["predicted"] = list(r["original"])
     r["predicted"][2] = tokenizer.convert_tokens_to_ids("is")
     text, summary = report.render_example(r, tokenizer)
@@ -73,7 +73,7 @@ def test_detection_on_real_examples_is_consistent(tokenizer, config):
         assert r["original"] == ids
         for orig, fake, masked, replaced in zip(r["original"], r["fake"], r["masked"], r["replaced"]):
             assert replaced == (fake != orig) and (masked or not replaced)
-        assert any(r["masked"])
+        assert any(r["masked"]) and r["discriminator"]
     assert results == report.replaced_token_detection(model, tokenizer, features, seed=3)  # reproducible
 
 

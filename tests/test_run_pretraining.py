@@ -75,7 +75,8 @@ def test_the_run_says_what_it_will_do_and_shows_what_it_did(finished_run, corpus
     for expected in ("Running ELECTRA pre-training", "Corpus", "documents", "training examples, 16 held out",
                      "Tokenizer       = the bundled BERT uncased vocabulary (30,522 tokens)", "Discriminator   = ",
                      "parameters of its own: 1 layers, hidden 64", "4 per device x 1 processes x 1 accumulation = 4",
-                     "Steps           = 2 ", "Output", "TensorBoard"):
+                     "Steps           = 2 ", "evaluation every 2 steps, checkpoints every 3 steps", "Output",
+                     "TensorBoard"):
         assert expected in banner, expected
     out = capsys.readouterr().out
     for expected in ("pre-training finished", "discriminator accuracy", "(always \"original\")",
@@ -300,3 +301,11 @@ def test_the_readme_demo_command_runs(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "pre-training finished: electra, 3 steps" in result.stdout
     assert len(AutoTokenizer.from_pretrained(out / "tokenizer")) == 4096  # the demo learns its vocabulary
+
+
+def test_the_banner_says_how_often_in_words():
+    from transformers.trainer_utils import IntervalStrategy, SaveStrategy
+
+    assert run_pretraining.every(IntervalStrategy.STEPS, 200.0) == "every 200 steps"
+    assert run_pretraining.every(SaveStrategy.NO, 200) == "never"
+    assert run_pretraining.every("epoch", 200) == "every epoch"
