@@ -247,12 +247,13 @@ def final_model_written(output_dir: str, step: int) -> bool:
         return json.load(f).get("global_step") == step
 
 
-def report_finished_run(output_dir: str, state, checkpoint: str) -> dict:
-    print(f"{os.path.abspath(output_dir)} already holds a finished run ({state.global_step} steps; the model is in "
-          f"its discriminator/ and generator/ folders), so there is nothing to train.\n"
-          f"  To train further, pass a larger --max_steps: the run continues from {os.path.basename(checkpoint)} "
-          "with the schedule stretched to the new total (as the original README advises, scale the learning "
-          "rate too).\n  To start afresh, pass --overwrite_output_dir; for another run, another --output_dir.")
+def report_finished_run(output_dir: str, state, checkpoint: str, main_process: bool) -> dict:
+    if main_process:
+        print(f"{os.path.abspath(output_dir)} already holds a finished run ({state.global_step} steps; the model is in "
+              f"its discriminator/ and generator/ folders), so there is nothing to train.\n"
+              f"  To train further, pass a larger --max_steps: the run continues from {os.path.basename(checkpoint)} "
+              "with the schedule stretched to the new total (as the original README advises, scale the learning "
+              "rate too).\n  To start afresh, pass --overwrite_output_dir; for another run, another --output_dir.")
     results = os.path.join(output_dir, "eval_results.json")
     if os.path.exists(results):
         with open(results) as f:
@@ -317,7 +318,7 @@ def main(argv: list[str] | None = None) -> dict:
         checkpoint = last_complete_checkpoint(training_args.output_dir)
     finished = finished_training(checkpoint, training_args)
     if finished is not None and final_model_written(training_args.output_dir, finished.global_step):
-        return report_finished_run(training_args.output_dir, finished, checkpoint)
+        return report_finished_run(training_args.output_dir, finished, checkpoint, training_args.process_index == 0)
 
     corpus = CorpusSpec(files=data_args.train_files, dataset_name=data_args.dataset_name,
                         dataset_config_name=data_args.dataset_config_name, dataset_split=data_args.dataset_split,
