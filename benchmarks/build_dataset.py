@@ -1,5 +1,5 @@
 """Example-builder throughput: electra-hf's batched `datasets.map` builder against the original's algorithm run
-line by line in plain Python (written here from the spec, §7.1), on the same text and tokenizer.
+line by line in plain Python (written here from build_pretraining_dataset.py:34-114), on the same text and tokenizer.
 
     python benchmarks/build_dataset.py                     # the bundled corpus
     python benchmarks/build_dataset.py --num_proc 2 --files data/*.txt
@@ -64,7 +64,8 @@ class LineByLineBuilder:
 
 def build_line_by_line(documents: list[str], tokenizer, max_length: int, rng: random.Random,
                        blanks_separate_docs: bool = True) -> list[tuple[list[int], list[int]]]:
-    """Feed documents to the line-by-line builder as the original's writer feeds files (spec §7.1)."""
+    """Feed documents to the line-by-line builder as the original's writer feeds files
+    (build_pretraining_dataset.py)."""
     builder, examples = LineByLineBuilder(tokenizer, max_length, rng), []
     for document in documents:
         for line in document.split("\n"):

@@ -33,6 +33,7 @@ import csv
 import glob
 import json
 import os
+import random
 import re
 import statistics
 import sys
@@ -105,8 +106,6 @@ def read_labels(path: str, column: str) -> list[str]:
 
 def subsample(path: str, out_path: str, limit: int | None, seed: int) -> str:
     """At most `limit` rows of a csv (a fixed random sample), written next to the task's files."""
-    import random
-
     with open(path, newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
         fieldnames, rows = reader.fieldnames, list(reader)
@@ -228,15 +227,13 @@ def parse_args(argv=None):
 def main(argv=None) -> dict:
     args = parse_args(argv)
     os.makedirs(args.output_dir, exist_ok=True)
-    if args.train_file:
-        from electra_hf.data.corpus import BUNDLED_CORPUS_DIR
+    from electra_hf.data.corpus import BUNDLED_CORPUS_DIR
 
+    if args.train_file:
         corpus, train_file, validation_file = args.pretrain_files or BUNDLED_CORPUS_DIR, args.train_file, \
             args.validation_file
         task = "csv"
     else:
-        from electra_hf.data.corpus import BUNDLED_CORPUS_DIR
-
         files = build_novel_task(BUNDLED_CORPUS_DIR, os.path.join(args.output_dir, "task"))
         corpus, train_file, validation_file = files["pretrain_dir"], files["train"], files["validation"]
         task = "novels"

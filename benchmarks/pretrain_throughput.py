@@ -12,8 +12,9 @@ Implementations, each on the same transformers generator/discriminator sizes and
 
 Each (preset, implementation) runs in its own process so that peak memory is its own. A step is masking +
 forward + backward + clipping + optimizer step; the figure is the median over the timed steps. FLOPs follow
-performance.md §7 (3 x forward matmul FLOPs, attention included, generator head on the masked rows only):
-the same model FLOPs are credited to every implementation, so the naive one's extra work is not counted.
+the FLOP model of the original's flops_computation.py (3 x forward matmul FLOPs, attention included, generator head on
+the masked rows only): the same model FLOPs are credited to every implementation, so the naive one's extra work is not
+counted.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ IMPLEMENTATIONS = ("electra_hf", "lucidrains", "naive_hf")
 
 
 def forward_flops_per_token(cfg, seq_len: int, masked_fraction: float, head: str) -> float:
-    """Forward matmul FLOPs per token of one network (performance.md §7)."""
+    """Forward matmul FLOPs per token of one network (flops_computation.py's model)."""
     h, i, e, v, n = cfg.hidden_size, cfg.intermediate_size, cfg.embedding_size, cfg.vocab_size, cfg.num_hidden_layers
     flops = n * (8 * h * h + 4 * h * i + 4 * seq_len * h)
     if e != h:

@@ -1,4 +1,4 @@
-"""DataCollatorForElectra: dynamic padding plus the original's dynamic masking (spec §2).
+"""DataCollatorForElectra: dynamic padding plus the original's dynamic masking (pretrain/pretrain_helpers.py:145-213).
 
 The original masks inside the training graph on every step (pretrain/pretrain_helpers.py:145-213); here the
 collator does it, on the CPU of the data-loader workers, so each batch gets fresh masks and the accelerator

@@ -1,6 +1,6 @@
 """ElectraPretrainingConfig: the generator and discriminator configs plus the ELECTRA hyper-parameters.
 
-Spec: original-electra-spec.md §1 (configure_pretraining.py, util/training_utils.py:96-112,
+The original: configure_pretraining.py, util/training_utils.py:96-112,
 run_pretraining.py:338-348).
 """
 
@@ -22,7 +22,7 @@ MODEL_SIZES = {
     "large": {"hidden_size": 1024, "num_hidden_layers": 24},
 }
 
-# Presets in the original's hparam names (spec §1.2). "tiny" is the original's debug transformer
+# Presets in the original's hparam names (configure_pretraining.py). "tiny" is the original's debug transformer
 # (run_pretraining.py:45-49) with the small embedding size.
 PRESETS: dict[str, dict[str, Any]] = {
     "small": {"model_size": "small", "embedding_size": 128, "generator_hidden_size": 0.25, "mask_prob": 0.15,
@@ -138,11 +138,12 @@ class ElectraPretrainingConfig(PreTrainedConfig):
         generator_config: an `ElectraConfig` (or dict) for the generator; derived from the discriminator with
             `generator_hidden_size` / `generator_layers` by the original rule when not given.
         objective: `"electra"` (replaced token detection), `"electric"` (Electric: the discriminator as an
-            energy-based cloze model trained by noise-contrastive estimation against a two-tower generator, §4.4) or
-            `"mlm"` (the BERT-style baseline: the full-size generator alone, same masking).
+            energy-based cloze model trained by noise-contrastive estimation against a two-tower generator,
+            run_pretraining.py:194-201) or `"mlm"` (the BERT-style baseline: the full-size generator alone, same
+            masking).
         generator_type: `"masked_lm"` (a small masked LM, ELECTRA's default), `"two_tower"` (Electric's cloze
             generator; the default and the only choice for `"electric"`) or `"uniform"` (no network: fakes drawn
-            uniformly from the vocabulary, §4.5).
+            uniformly from the vocabulary, run_pretraining.py:167-173).
         tie_generator: the generator is the discriminator's encoder with an MLM head (one full-size network, the
             original's `untied_generator=False`).
         untied_generator_embeddings: the generator has embeddings of its own, of its hidden width, instead of

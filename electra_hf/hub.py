@@ -8,6 +8,7 @@ import os
 from huggingface_hub import HfApi, ModelCard, ModelCardData
 
 from .modeling import ElectraPretrainingModel
+from .report import metrics_table
 
 # Per half: the class that loads it, what it is, and its Hub pipeline tag.
 HALF_USAGE = {
@@ -27,8 +28,6 @@ TOY_WARNING = ("> **A toy model.** It was trained for minutes on a CPU to show t
 
 
 def _metrics_table(metrics: dict[str, float], baselines: dict[str, float]) -> str:
-    from .report import metrics_table
-
     rows = metrics_table(metrics, baselines)
     if not rows:
         return "(none recorded)"

@@ -1,4 +1,4 @@
-"""The original's dynamic masking (spec §2, pretrain/pretrain_helpers.py:145-213), on any device.
+"""The original's dynamic masking (pretrain/pretrain_helpers.py:145-213), on any device.
 
 Used by `DataCollatorForElectra` (on the data-loader's CPU) and by `ElectraPretrainingModel` when a batch
 arrives unmasked (on the model's device, drawing from the RNG the Trainer checkpoints, so a resumed run
@@ -50,7 +50,7 @@ def mask_tokens(
         candidates = candidates & (input_ids != token_id)
 
     # float32 like the TF graph (a float32 tensor times a Python float is computed in float32), and
-    # torch.round is half-to-even like tf.round (spec §2.2).
+    # torch.round is half-to-even like tf.round (pretrain_helpers.py:145-213).
     num_tokens = attention_mask.sum(-1).to(torch.float32)
     num_to_predict = torch.round(num_tokens * mask_prob).long().clamp(1, num_slots)
     # A row without candidates masks nothing (the original would divide by zero here).

@@ -1,4 +1,5 @@
-"""ElectraPretrainingModel: generator and discriminator trained together as the original (spec §3-5).
+"""ElectraPretrainingModel: generator and discriminator trained together as the original (run_pretraining.py,
+pretrain/pretrain_helpers.py, model/modeling.py).
 
 `.discriminator` is a stock `ElectraForPreTraining` and `.generator` a stock `ElectraForMaskedLM` (Electric's
 two-tower generator: `ElectraTwoTowerGenerator`; the uniform generator: none), so each half saves and loads on
@@ -31,7 +32,8 @@ HUB_KWARGS = ("cache_dir", "force_download", "local_files_only", "token", "revis
 
 @dataclass
 class ElectraPretrainingOutput(ModelOutput):
-    """What one pre-training forward pass returns: the losses and what the original's metrics need (§8).
+    """What one pre-training forward pass returns: the losses and what the original's metrics need
+    (run_pretraining.py:111-162).
 
     loss: `gen_weight * generator_loss + disc_weight * discriminator_loss`.
     generator_loss: the generator's training loss: the NLL averaged over the weighted masked slots (duplicates
@@ -152,7 +154,8 @@ class ElectraPretrainingModel(PreTrainedModel):
 
     @property
     def embeddings(self) -> nn.Module:
-        """The discriminator's embeddings module (the generator's in MLM mode), shared unless untied (spec §5)."""
+        """The discriminator's embeddings module (the generator's in MLM mode), shared unless untied
+        (model/modeling.py:185-218)."""
         return (self.discriminator or self.generator).electra.embeddings
 
     def _share_embeddings(self, check_equal: bool) -> None:
@@ -182,7 +185,7 @@ class ElectraPretrainingModel(PreTrainedModel):
 
     @torch.no_grad()
     def init_weights_like_original(self) -> None:
-        """The original's initialisation (spec §5 "Initializers").
+        """The original's initialisation (model/modeling.py's initializers).
 
         TF's truncated normal (std 0.02, redrawn beyond 2 std, not rescaled) for embeddings and dense kernels,
         Glorot-uniform for every `embeddings_project` and the discriminator's output layer, zero biases, unit
@@ -215,7 +218,8 @@ class ElectraPretrainingModel(PreTrainedModel):
         masked_lm_ids: torch.Tensor | None = None,
         masked_lm_weights: torch.Tensor | None = None,
     ) -> ElectraPretrainingOutput:
-        """One pre-training step on a `DataCollatorForElectra` batch (spec §3-4); an unmasked batch is masked here."""
+        """One pre-training step on a `DataCollatorForElectra` batch (run_pretraining.py:183-285); an unmasked batch is
+        masked here."""
         max_positions = self.config.discriminator_config.max_position_embeddings
         if input_ids.shape[1] > max_positions:
             raise ValueError(f"a batch of length {input_ids.shape[1]} is longer than max_position_embeddings="
@@ -254,7 +258,7 @@ class ElectraPretrainingModel(PreTrainedModel):
                                             masked_lm_weights=masked_lm_weights,
                                             masked_lm_predictions=masked_lm_predictions)
 
-        # Fake data: samples (no gradient) at every selected slot, kept or [MASK]ed alike (spec §3).
+        # Fake data: samples (no gradient) at every selected slot, kept or [MASK]ed alike (run_pretraining.py:220-241).
         sampled_ids = gumbel_max_sample(logits, config.temperature,
                                         masked_lm_ids if config.disallow_correct else None)
         fake_ids = scatter_samples(input_ids, masked_lm_positions, sampled_ids, masked_lm_weights)

@@ -1,4 +1,4 @@
-"""The original optimizer, schedule and layer-wise learning rates (spec §6, model/optimization.py)."""
+"""The original optimizer, schedule and layer-wise learning rates (model/optimization.py)."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ _NO_BIAS_CORRECTION_STEP = 1e9
 
 
 class AdamWeightDecay(torch.optim.AdamW):
-    """The original `AdamWeightDecayOptimizer` (spec §6.2): Adam without bias correction, epsilon outside the
-    square root, decoupled weight decay scaled by the learning rate.
+    """The original `AdamWeightDecayOptimizer` (optimization.py:70-178): Adam without bias correction, epsilon outside
+    the square root, decoupled weight decay scaled by the learning rate.
 
         m = b1*m + (1-b1)*g ;  v = b2*v + (1-b2)*g^2 ;  p -= lr * (m / (sqrt(v) + eps) + wd*p)
 
@@ -58,7 +58,7 @@ class AdamWeightDecay(torch.optim.AdamW):
 
 
 def electra_lr_lambda(step: int, num_warmup_steps: float, num_training_steps: int, power: float = 1.0) -> float:
-    """`min(1, t/W) * (1 - min(t, T)/T) ** power` (spec §6.1): warm-up multiplies the decay, it does not
+    """`min(1, t/W) * (1 - min(t, T)/T) ** power` (optimization.py:36-45): warm-up multiplies the decay, it does not
     replace it, so the peak is below the base rate and the rate at step W is `(1 - W/T) ** power`."""
     decay = (1.0 - min(step, num_training_steps) / num_training_steps) ** power
     warmup = min(1.0, step / num_warmup_steps) if num_warmup_steps > 0 else 1.0
@@ -86,7 +86,7 @@ def layer_depth(name: str, num_layers: int) -> int:
 
 
 def layerwise_lr_multiplier(name: str, num_layers: int, decay: float, depth_rule: str = "original") -> float:
-    """Learning-rate multiplier of a parameter under layer-wise decay (spec §6.4).
+    """Learning-rate multiplier of a parameter under layer-wise decay (optimization.py:181-193).
 
     `"original"`: `decay ** (n + 2 - depth)`; depth n+1 (the removed pooler) is never used, so the top
     encoder layer gets decay**2 and the head 1.0. `"paper"`: the intended rule, top layer decay**1,

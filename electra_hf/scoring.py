@@ -1,4 +1,5 @@
-"""Pseudo-log-likelihood scoring with an Electric discriminator (spec §4.4), and n-best re-ranking with it.
+"""Pseudo-log-likelihood scoring with an Electric discriminator (run_pretraining.py:194-201), and n-best re-ranking with
+it.
 
 Electric's discriminator is a stock `ElectraForPreTraining` whose raw head output s_t (`.logits`) is an energy:
 p(x_t | x_\\t) ∝ exp(-s_t), made approximately self-normalised by the noise-contrastive training. The

@@ -1,5 +1,5 @@
 """ElectraTrainingArguments and ElectraTrainer: the transformers Trainer with the original's optimizer,
-schedule, layer-wise learning rates and pre-training metrics (spec §6, §8)."""
+schedule, layer-wise learning rates and pre-training metrics (model/optimization.py, run_pretraining.py:111-162)."""
 
 from __future__ import annotations
 
@@ -60,8 +60,8 @@ class ElectraTrainingArguments(TrainingArguments):
             raise ValueError(f"layerwise_lr_decay={self.layerwise_lr_decay} must be >= 0 (0 turns it off).")
 
 
-# The original's recipe per preset (spec §1.2; its batch sizes are global, here per device) and a CPU demo for
-# tiny, applied as defaults under anything the user passes.
+# The original's recipe per preset (configure_pretraining.py; its batch sizes are global, here per device) and a CPU
+# demo for tiny, applied as defaults under anything the user passes.
 PRESET_TRAINING = {
     "small": {"learning_rate": 5e-4, "per_device_train_batch_size": 128, "max_steps": 1_000_000},
     "small++": {"learning_rate": 5e-4, "per_device_train_batch_size": 128, "max_steps": 1_000_000},

@@ -1,4 +1,4 @@
-"""Electric's generator: a two-tower cloze model (spec §4.4, run_pretraining.py:288-335, modeling.py:239-245).
+"""Electric's generator: a two-tower cloze model (run_pretraining.py:288-335, modeling.py:239-245).
 
 Two transformers of generator size read the *unmasked* text, one left-to-right and one right-to-left; the
 representation of position t is `[ltr(t-1); rtl(t+1)]`, so it never sees token t, and a cloze head turns it into

@@ -1,4 +1,5 @@
-"""ExampleBuilder against spec §7.1: the original's algorithm, its statistics, its boundaries."""
+"""ExampleBuilder against the original (build_pretraining_dataset.py:34-114): the original's algorithm, its statistics,
+its boundaries."""
 
 import random
 

@@ -1,4 +1,5 @@
-"""DataCollatorForElectra against spec §2: counts per length, candidates, 85/15, sampling with replacement."""
+"""DataCollatorForElectra against the original (pretrain/pretrain_helpers.py:145-213): counts per length, candidates,
+85/15, sampling with replacement."""
 
 import numpy as np
 import pytest
@@ -26,9 +27,9 @@ def test_masked_count_per_length_is_round_half_even_in_float32(tokenizer):
     ids, mask = rows_of_lengths(lengths)
     out = collator.mask_tokens(ids, mask)
     counts = out["masked_lm_weights"].sum(-1).long().tolist()
-    # Hand-checked (spec §2.2): 30 tokens -> round(4.5) = 4 and 10 -> round(1.5) = 2 (half to even);
-    # 50 -> 8 because 50 * float32(0.15) rounds to 7.5000005 in float32, as in the TF graph;
-    # 3 -> max(1, round(0.45)) = 1; 128 -> min(19, 19) = 19.
+    # Hand-checked (pretrain_helpers.py:145-213, tf.round): 30 tokens -> round(4.5) = 4 and 10 -> round(1.5) = 2 (half
+    # to even); 50 -> 8 because 50 * float32(0.15) rounds to 7.5000005 in float32, as in the TF graph; 3 -> max(1,
+    # round(0.45)) = 1; 128 -> min(19, 19) = 19.
     by_length = dict(zip(lengths, counts))
     assert (by_length[30], by_length[10], by_length[50], by_length[3], by_length[128]) == (4, 2, 8, 1, 19)
     expected = [max(1, min(19, int(np.round(np.float32(n) * np.float32(0.15))))) for n in lengths]
@@ -70,7 +71,7 @@ def test_with_replacement_statistics_match_the_original(tokenizer):
     assert counts[0] == 0 and counts[127] == 0
     assert (counts[1:127] - 4000 * 19 / 126).abs().max() < 5 * 24.5
     # 126 candidates, 19 draws with replacement: E[distinct]/19 = 126*(1-(125/126)^19)/19 = 0.9317
-    # (spec §2.3 measured 0.931 on the TF code), P(any duplicate) = 0.76.
+    # (0.931 measured on the original TF code), P(any duplicate) = 0.76.
     assert distinct.float().mean().item() / 19 == pytest.approx(0.9317, abs=0.003)
     assert (distinct < 19).float().mean().item() == pytest.approx(0.76, abs=0.02)
     # 85% of slots, and 0.86 of distinct positions, become [MASK]; the rest keep the token (no random ones).

@@ -1,4 +1,5 @@
-"""ElectraPretrainingConfig against spec §1 (presets, generator rule, derived values, bad input)."""
+"""ElectraPretrainingConfig against the original (configure_pretraining.py, util/training_utils.py:96-112: presets,
+generator rule, derived values, bad input)."""
 
 import json
 
@@ -15,7 +16,7 @@ def sizes(cfg: ElectraConfig):
 
 
 @pytest.mark.parametrize("preset, disc, gen, max_seq, mask_prob, max_preds", [
-    # spec §1.2 table: (hidden, layers, heads, FFN, embedding)
+    # configure_pretraining.py's per-size values: (hidden, layers, heads, FFN, embedding)
     ("small", (256, 12, 4, 1024, 128), (64, 12, 1, 256, 128), 128, 0.15, 19),
     ("small++", (256, 12, 4, 1024, 128), (256, 12, 4, 1024, 128), 128, 0.15, 19),
     ("base", (768, 12, 12, 3072, 768), (256, 12, 4, 1024, 768), 512, 0.15, 79),

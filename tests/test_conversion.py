@@ -1,5 +1,5 @@
-"""TF checkpoints without TensorFlow (spec §12): the bundle reader/writer, the name tables, tf2hf/hf2tf, the
-layouts, bad input. TensorFlow as the oracle is in test_conversion_tf.py."""
+"""TF checkpoints without TensorFlow (the original's variable names): the bundle reader/writer, the name tables,
+tf2hf/hf2tf, the layouts, bad input. TensorFlow as the oracle is in test_conversion_tf.py."""
 
 import json
 import os
@@ -348,9 +348,9 @@ def test_cli(pair_dir, tmp_path, capsys, monkeypatch):
 # ---- Electric (two-tower generator) and tied-generator pairs --------------------------------------------------
 
 def spec_names(layers: int, generator: str, untied: bool = False) -> set[str]:
-    """The original's variable names (spec §12), written out here independently of the converter's tables, for
-    a discriminator with a projection and a generator ("two_tower": Electric's, with a projection when shared;
-    "tied": the discriminator's encoder)."""
+    """The original's variable names (model/modeling.py and run_pretraining.py scopes), written out here independently
+    of the converter's tables, for a discriminator with a projection and a generator ("two_tower": Electric's, with a
+    projection when shared; "tied": the discriminator's encoder)."""
     def encoder(scope, projection=True):
         names = {f"{scope}/embeddings_project/{leaf}" for leaf in ("kernel", "bias")} if projection else set()
         for i in range(layers):

@@ -1,6 +1,6 @@
 """TensorFlow as the oracle for the converter (runs when tensorflow is installed; CI installs tensorflow-cpu):
 checkpoints TF writes are read identically, checkpoints we write are read identically by TF, and an ELECTRA
-written by TF and run with TF ops in the original's layout (spec §5, §12) gives the outputs of the converted
+written by TF and run with TF ops in the original's layout (model/modeling.py) gives the outputs of the converted
 transformers models."""
 
 import os
@@ -242,7 +242,7 @@ def test_converted_models_match_tensorflow_outputs(tmp_path):
 
 @pytest.mark.parametrize("untied", [False, True], ids=["shared", "untied_embeddings"])
 def test_converted_electric_pair_matches_tensorflow_outputs(tmp_path, untied):
-    """Electric as the original saves it (spec §4.4, §12): towers generator_ltr/generator_rtl, shared
+    """Electric as the original saves it (run_pretraining.py:288-335): towers generator_ltr/generator_rtl, shared
     electra/embeddings with a projection per tower or each tower's own embeddings, cloze_predictions/*."""
     rng = np.random.default_rng(0)
     width = GH if untied else E

@@ -1,5 +1,6 @@
-"""Electric (spec §4.4) and the other generator modes (§4.5): the two-tower cloze generator, the corrected
-discriminator logit, the labels, the losses, the uniform / tied / untied-embedding generators."""
+"""Electric (run_pretraining.py:66-77, 194-201, 288-335) and the other generator modes (configure_pretraining.py): the
+two-tower cloze generator, the corrected discriminator logit, the labels, the losses, the uniform / tied /
+untied-embedding generators."""
 
 import math
 

@@ -1,4 +1,5 @@
-"""GLUE against spec §9: readers, featurization, head, loss, metrics, submission files, seeds, end to end."""
+"""GLUE against the original (finetune/classification/*): readers, featurization, head, loss, metrics, submission files,
+seeds, end to end."""
 
 import json
 import math

@@ -1,4 +1,4 @@
-"""The original's pre-training metrics (spec §8) on hand-made outputs."""
+"""The original's pre-training metrics (run_pretraining.py:111-162) on hand-made outputs."""
 
 import math
 

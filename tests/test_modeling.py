@@ -1,4 +1,5 @@
-"""ElectraPretrainingModel against spec §3-5: sharing, initialisation, sampling, labels, losses, save/load."""
+"""ElectraPretrainingModel against the original (run_pretraining.py, pretrain/pretrain_helpers.py, model/modeling.py):
+sharing, initialisation, sampling, labels, losses, save/load."""
 
 import math
 import os
@@ -73,7 +74,8 @@ def test_duplicate_positions_get_the_integer_mean_of_their_samples():
     positions = torch.tensor([[3, 3, 5, 0]])
     sampled = torch.tensor([[50, 61, 7, 9]])
     weights = torch.tensor([[1.0, 1.0, 1.0, 0.0]])
-    # spec §3.5 [verified]: samples 50 and 61 at one position gave 55; the dummy slot at 0 writes nothing
+    # pretrain_helpers.py:100-106 (scatter_update), verified on the TF code: samples 50 and 61 at one position gave 55;
+    # the dummy slot at 0 writes nothing
     assert scatter_samples(input_ids, positions, sampled, weights).tolist() == [[101, 10, 11, 55, 13, 7, 102]]
 
 

@@ -1,4 +1,4 @@
-"""Optimizer, schedule and layer-wise learning rates against spec §6."""
+"""Optimizer, schedule and layer-wise learning rates against the original (model/optimization.py)."""
 
 import numpy as np
 import pytest
@@ -92,7 +92,7 @@ def test_bias_correction_option_is_plain_adamw():
 
 def test_schedule_values_by_hand():
     lam = lambda t: electra_lr_lambda(t, num_warmup_steps=10000, num_training_steps=1_000_000)  # noqa: E731
-    # warm-up multiplies the decay (spec §6.1): at W the rate is (1 - W/T), not the peak
+    # warm-up multiplies the decay (optimization.py:36-45): at W the rate is (1 - W/T), not the peak
     assert lam(0) == 0.0
     assert lam(5000) == pytest.approx(0.5 * 0.995)
     assert lam(10000) == pytest.approx(0.99)
@@ -110,7 +110,7 @@ def test_schedule_values_by_hand():
 
 
 @pytest.mark.parametrize("layers, decay, rule, expected", [
-    # spec §6.4 table, original rule: embeddings d^(n+2), layer_0 d^(n+1), top layer d^2, head 1
+    # optimization.py:181-193, the original rule: embeddings d^(n+2), layer_0 d^(n+1), top layer d^2, head 1
     (12, 0.8, "original", {"emb": 0.8 ** 14, "proj": 0.8 ** 14, 0: 0.8 ** 13, 5: 0.8 ** 8, 11: 0.64, "head": 1.0}),
     (24, 0.9, "original", {"emb": 0.9 ** 26, "proj": 0.9 ** 26, 0: 0.9 ** 25, 23: 0.81, "head": 1.0}),
     # the paper's intent: top layer d, embeddings d^(n+1)

@@ -1,4 +1,5 @@
-"""Question-answering data against spec §10: readers, checks, windows, max context, answer spans, features."""
+"""Question-answering data against the original (finetune/qa/qa_tasks.py): readers, checks, windows, max context, answer
+spans, features."""
 
 import gzip
 import json

@@ -1,5 +1,5 @@
-"""The original QA head (spec §10 "Head") against a literal re-statement of qa_tasks.py's graph, its
-variants, beams, save/load, and the answers chosen from its beams (spec §10 "Inference")."""
+"""The original QA head (qa_tasks.py:419-533) against a literal re-statement of qa_tasks.py's graph, its
+variants, beams, save/load, and the answers chosen from its beams (qa_metrics.py:90-269)."""
 
 import numpy as np
 import pytest

@@ -28,7 +28,8 @@ def corpus(tmp_path_factory):
 
 def args_for(corpus, output_dir, **overrides):
     args = {"preset": "tiny", "train_files": str(corpus / "c.txt"), "output_dir": str(output_dir), "max_steps": 6,
-            "save_steps": 3, "eval_steps": 3, "logging_steps": 1, "per_device_train_batch_size": 4, "per_device_eval_batch_size": 8,
+            "save_steps": 3, "eval_steps": 3, "logging_steps": 1, "per_device_train_batch_size": 4,
+            "per_device_eval_batch_size": 8,
             "eval_size": 16, "config_overrides": json.dumps({"num_hidden_layers": 1}), "report_to": "none",
             "data_cache_dir": str(corpus / "cache"), "disable_tqdm": "true"}
     args.update(overrides)
@@ -86,7 +87,8 @@ def test_the_run_says_what_it_will_do_and_shows_what_it_did(finished_run, corpus
         assert f.read(4) == b"\x89PNG"
     card = (tmp_path / "r" / "discriminator" / "README.md").read_text()
     for expected in ("pipeline_tag: feature-extraction", "license: apache-2.0", "| discriminator ROC AUC",
-                     "`eval_disc_auc`", "trivial baseline", "ElectraForPreTraining.from_pretrained", "on " + str(corpus / "c.txt")):
+                     "`eval_disc_auc`", "trivial baseline", "ElectraForPreTraining.from_pretrained",
+                     "on " + str(corpus / "c.txt")):
         assert expected in card, expected
     assert "pipeline_tag: fill-mask" in (tmp_path / "r" / "generator" / "README.md").read_text()
     assert "toy model" not in card  # only the demo and tiny presets are called toys

@@ -1,5 +1,5 @@
-"""Tagging against spec §11: the CoNLL reader, BIOES both ways, first-sub-token labels with the original's
-truncation rule, span F1 by hand, the head's loss, and run_tagging.py end to end on a learnable fixture."""
+"""Tagging against the original (finetune/tagging/*): the CoNLL reader, BIOES both ways, first-sub-token labels with the
+original's truncation rule, span F1 by hand, the head's loss, and run_tagging.py end to end on a learnable fixture."""
 
 import json
 import os

@@ -1,4 +1,5 @@
-"""Original ELECTRA TensorFlow checkpoints ⇄ transformers models (spec §12), with no TensorFlow installed.
+"""Original ELECTRA TensorFlow checkpoints ⇄ transformers models (names of the original's model/modeling.py and
+run_pretraining.py scopes), with no TensorFlow installed.
 
 `tf_to_hf` writes `discriminator/` (ElectraForPreTraining) and `generator/` (ElectraForMaskedLM; Electric's
 two-tower generator: ElectraTwoTowerGenerator), safetensors, plus the pair's config so

@@ -1,5 +1,6 @@
-"""The original checkpoint's variable names and transformers' parameter names (spec §12), as one table used in
-both directions. TensorFlow dense kernels are [in, out]; torch Linear weights are [out, in]."""
+"""The original checkpoint's variable names and transformers' parameter names (the original's scopes, model/modeling.py
+and run_pretraining.py), as one table used in both directions. TensorFlow dense kernels are [in, out]; torch Linear
+weights are [out, in]."""
 
 from __future__ import annotations
 

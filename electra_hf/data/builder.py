@@ -1,4 +1,4 @@
-"""The original's pre-training example builder (spec §7.1, build_pretraining_dataset.py:34-114) as a batched
+"""The original's pre-training example builder (build_pretraining_dataset.py:34-114) as a batched
 `datasets.map` function: documents in, `[CLS] A [SEP] B [SEP]` examples out (no padding; the collator pads)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""GLUE metrics, offline, as the original scores them (spec §9.5, classification_metrics.py), ×100."""
+"""GLUE metrics, offline, as the original scores them (classification_metrics.py), ×100."""
 
 from __future__ import annotations
 

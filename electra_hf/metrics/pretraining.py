@@ -1,4 +1,4 @@
-"""The original's pre-training metrics (spec §8, run_pretraining.py:111-162), as streaming sums.
+"""The original's pre-training metrics (run_pretraining.py:111-162), as streaming sums.
 
 Sums stay on the device between logging steps (no host sync per step); `compute` turns them into numbers.
 """

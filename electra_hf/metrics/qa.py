@@ -1,6 +1,7 @@
-"""SQuAD 1.1, SQuAD 2.0 and MRQA scores, computed as their official evaluation scripts compute them (spec §10
-"Eval scripts"), offline: answer normalisation (lower case, punctuation and English articles removed,
-whitespace collapsed), exact match and bag-of-tokens F1, the best over the reference answers, ×100.
+"""SQuAD 1.1, SQuAD 2.0 and MRQA scores, computed as their official evaluation scripts compute them
+(evaluate-v1.1.py, evaluate-v2.0.py, mrqa_official_eval.py), offline: answer normalisation (lower case,
+punctuation and English articles removed, whitespace collapsed), exact match and bag-of-tokens F1, the best over the
+reference answers, ×100.
 
 The scripts differ in small ways that change numbers, kept here:
 - F1 of two answers that normalise to nothing: 1 in SQuAD 2.0 (no-answer vs no-answer), 0 in 1.1 and MRQA.

@@ -1,6 +1,7 @@
-"""Sentence(-pair) classification and regression as the original fine-tunes them (spec §9.3-9.4): the
-featurizer with BERT's pair truncation, `double_unordered`, and the head (dropout + one Glorot-initialised
-linear layer on [CLS], the loss summed over the batch)."""
+"""Sentence(-pair) classification and regression as the original fine-tunes them
+(finetune/classification/classification_tasks.py, run_finetuning.py:37-73): the featurizer with BERT's pair truncation,
+`double_unordered`, and the head (dropout + one Glorot-initialised linear layer on [CLS], the loss summed over the
+batch)."""
 
 from __future__ import annotations
 
@@ -30,7 +31,8 @@ def truncate_pair(tokens_a: list[int], tokens_b: list[int], max_length: int) -> 
 
 def featurize(texts_a: list[str], texts_b: list[str | None] | None, tokenizer, max_seq_length: int
               ) -> dict[str, list[list[int]]]:
-    """`[CLS] a [SEP]` (segment 0) then `b [SEP]` (segment 1), truncated as the original (spec §9.3)."""
+    """`[CLS] a [SEP]` (segment 0) then `b [SEP]` (segment 1), truncated as the original
+    (classification_tasks.py:65-150)."""
     ids_a = tokenizer(list(texts_a), add_special_tokens=False, return_attention_mask=False,
                       return_token_type_ids=False)["input_ids"]
     ids_b = [None] * len(ids_a)

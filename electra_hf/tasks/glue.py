@@ -1,5 +1,6 @@
 """GLUE: the tasks, their data (the GLUE download's TSVs read as the original reads them, the Hub's
-`nyu-mll/glue`, or csv/tsv/json files with named columns) and the GLUE-server submission files (spec §9.2)."""
+`nyu-mll/glue`, or csv/tsv/json files with named columns) and the GLUE-server submission files (read as
+classification_tasks.py reads them)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Extractive question answering data (spec §10): SQuAD 1.1/2.0 json, MRQA jsonl and the Hub's
+"""Extractive question answering data (finetune/qa/qa_tasks.py): SQuAD 1.1/2.0 json, MRQA jsonl and the Hub's
 `squad`/`squad_v2`, read into one layout, checked as the original checks training answers, and turned into
 the original's features (query cut to 64 tokens, sliding windows, the max-context rule, the improved answer
 span, targets at [CLS] when the answer is not in the window).
@@ -164,7 +164,7 @@ def whitespace_words(text: str) -> tuple[list[str], list[int]]:
 
 
 def training_problem(row: dict) -> str | None:
-    """Why the original would not train on this question (spec §10 "Data"), or None. The original also drops
+    """Why the original would not train on this question (finetune/qa/qa_tasks.py), or None. The original also drops
     answers whose text is not in their words; the empty-text and offset checks are ours (it would crash or
     read the wrong words)."""
     if not row["context"].strip():

@@ -1,4 +1,4 @@
-"""The original's span question-answering head (spec §10 "Head", qa_tasks.py:419-533): start logits, end
+"""The original's span question-answering head (qa_tasks.py:419-533): start logits, end
 logits conditioned on the start (XLNet-style: the gold start while training, a beam of starts at inference)
 and a no-answer classifier on [CLS] plus the start-weighted summary of the sequence."""
 

@@ -1,4 +1,4 @@
-"""From the head's beams to answers, as the original (spec §10 "Inference", qa_metrics.py:90-269): every
+"""From the head's beams to answers, as the original (qa_metrics.py:90-269): every
 start × end candidate of every window, the discard rules, log-probability scores, the n-best unique texts, the
 no-answer score (the minimum over windows) and the SQuAD 2.0 threshold."""
 

@@ -1,4 +1,4 @@
-"""The original fine-tuning recipe (spec §9.1, configure_finetuning.py) and the paper's (Table 7 as recalled in
+"""The original fine-tuning recipe (configure_finetuning.py) and the paper's (Table 7 as recalled in
 the spec: verify against the paper), as ElectraTrainingArguments values per model size and task."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Sequence tagging as the original fine-tunes it (spec §11, finetune/tagging/*): CoNLL files, IOB tags re-encoded
+"""Sequence tagging as the original fine-tunes it (finetune/tagging/*): CoNLL files, IOB tags re-encoded
 as BIOES spans, the first sub-token of each word labelled, one Glorot linear layer on the token states, the
 loss summed over words and batch, span-level precision/recall/F1."""
 

@@ -1,4 +1,4 @@
-"""Several fine-tuning seeds of one task: the paper reports medians over seeds (spec §15.12)."""
+"""Several fine-tuning seeds of one task: the ELECTRA paper reports medians over seeds."""
 
 from __future__ import annotations
 
