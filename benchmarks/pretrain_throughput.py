@@ -2,16 +2,23 @@
 
     python benchmarks/pretrain_throughput.py --presets tiny small --batch_size 128 --seq_len 128
 
-Implementations, each on the same transformers generator/discriminator sizes and random full-length rows:
+Implementations, each on the same generator/discriminator sizes and random full-length rows:
 - electra_hf: DataCollatorForElectra masking + ElectraPretrainingModel (vocabulary projection at the masked
-  slots only) + the original optimizer (foreach; fused on CUDA).
+  slots only) + the original optimizer (foreach; fused on CUDA), with the package's defaults (packed dropout).
+- electra_hf_torch_dropout: the same with `packed_dropout=False` (torch's dropout).
+- electra_hf_unfused_head: the same with `fused_vocab_head=False, sampling="gumbel"` (the whole [slots, vocab]
+  logits, Gumbel noise over them).
+- electra_hf_unfused: all three switches off: what this package ran before they existed.
+- original_tf: the original TensorFlow code (run_pretraining.py PretrainingModel + model/optimization.py), from
+  the work tree named by ELECTRA_ORIG_SRC, in tf.compat.v1 graph mode (benchmarks/original_tf.py).
 - lucidrains: lucidrains' `electra-pytorch` (`pip install --no-deps electra-pytorch==0.1.2`) wrapping the
   same transformers networks with shared embeddings, torch AdamW.
 - naive_hf: transformers out of the box: full-vocabulary generator logits at every position, its own
   losses, torch AdamW.
 
-Each (preset, implementation) runs in its own process so that peak memory is its own. A step is masking +
-forward + backward + clipping + optimizer step; the figure is the median over the timed steps. FLOPs follow
+Each (preset, implementation) runs in its own process so that peak memory is its own; with `--rounds N` the
+implementations take turns N times (so a slow spell of the machine hits all of them) and each figure is the median
+over all its timed steps. A step is masking + forward + backward + clipping + optimizer step. FLOPs follow
 the FLOP model of the original's flops_computation.py (3 x forward matmul FLOPs, attention included, generator head on
 the masked rows only): the same model FLOPs are credited to every implementation, so the naive one's extra work is not
 counted.
@@ -34,9 +41,21 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from electra_hf import DataCollatorForElectra, ElectraPretrainingConfig, ElectraPretrainingModel  # noqa: E402
 from electra_hf.data import load_tokenizer  # noqa: E402
+from electra_hf.dropout import use_packed_dropout  # noqa: E402
 from electra_hf.optimization import AdamWeightDecay, electra_parameter_groups  # noqa: E402
 
-IMPLEMENTATIONS = ("electra_hf", "lucidrains", "naive_hf")
+IMPLEMENTATIONS = ("electra_hf", "electra_hf_torch_dropout", "electra_hf_unfused_head", "electra_hf_unfused",
+                   "original_tf", "lucidrains", "naive_hf")
+# What each electra_hf variant switches off: (packed dropout, config overrides).
+VARIANTS = {"electra_hf": (True, {}), "electra_hf_torch_dropout": (False, {}),
+            "electra_hf_unfused_head": (True, {"fused_vocab_head": False, "sampling": "gumbel"}),
+            "electra_hf_unfused": (False, {"fused_vocab_head": False, "sampling": "gumbel"})}
+
+
+def benchmark_config(preset: str, impl: str, seq_len: int, objective: str = "electra") -> ElectraPretrainingConfig:
+    """The pair an implementation runs: the preset's sizes, with an electra_hf variant's switches."""
+    return ElectraPretrainingConfig.from_preset(preset, max_seq_length=seq_len, objective=objective,
+                                                **VARIANTS.get(impl, (None, {}))[1])
 
 
 def forward_flops_per_token(cfg, seq_len: int, masked_fraction: float, head: str) -> float:
@@ -69,7 +88,9 @@ def build(impl: str, config: ElectraPretrainingConfig, tokenizer, device, compil
     """Returns (step_fn(rows) -> loss, parameters)."""
     model = ElectraPretrainingModel(config).to(device)  # all three start from the same shared-embedding pair
     fused = device.type == "cuda"
-    if impl == "electra_hf":
+    if impl in VARIANTS:
+        if VARIANTS[impl][0]:
+            use_packed_dropout(model)
         collator = DataCollatorForElectra.from_config(tokenizer, config)
         optimizer = AdamWeightDecay(electra_parameter_groups(model.named_parameters(), 5e-4, 0.01), lr=5e-4,
                                     fused=fused or None)
@@ -114,14 +135,51 @@ def build(impl: str, config: ElectraPretrainingConfig, tokenizer, device, compil
     return step, model
 
 
+def time_original_tf(args, config, rows) -> tuple[list[float], float]:
+    from benchmarks.original_tf import build_train_step
+
+    from electra_hf.data.tokenizer import BUNDLED_VOCAB_DIR
+
+    step = build_train_step(config, {k: t.numpy() for k, t in rows.items()}, os.path.join(BUNDLED_VOCAB_DIR,
+                                                                                           "vocab.txt"))
+    times = []
+    for i in range(args.warmup + args.steps):
+        start = time.perf_counter()
+        loss = step()
+        if i >= args.warmup:
+            times.append(time.perf_counter() - start)
+    return times, loss
+
+
 def run_one(args) -> dict:
     device = torch.device(args.device)
     torch.manual_seed(0)
     tokenizer = load_tokenizer()
-    config = ElectraPretrainingConfig.from_preset(args.preset, max_seq_length=args.seq_len)
+    config = benchmark_config(args.preset, args.impl, args.seq_len, args.objective)
+    rows = random_rows(args.batch_size, args.seq_len)
+    if args.impl == "original_tf":
+        times, loss = time_original_tf(args, config, rows)
+    else:
+        times, loss = time_torch(args, config, tokenizer, device, rows)
+    seconds = statistics.median(times)
+    tokens = args.batch_size * args.seq_len
+    # the FLOP model covers the masked-LM generator only
+    flops = train_flops_per_token(config, args.seq_len) * tokens / seconds if args.objective == "electra" else 0.0
+    name = args.impl + (f"+compile:{args.compile}" if args.compile else "")
+    result = {"preset": args.preset, "impl": name, "steps_per_s": 1 / seconds, "tokens_per_s": tokens / seconds,
+              "model_tflops": flops / 1e12, "loss": float(loss), "step_seconds": times}
+    if device.type == "cuda" and args.impl != "original_tf":
+        result["peak_memory_gib"] = torch.cuda.max_memory_allocated() / 2**30
+    else:
+        result["peak_memory_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    if args.peak_tflops:
+        result["mfu"] = result["model_tflops"] / args.peak_tflops
+    return result
+
+
+def time_torch(args, config, tokenizer, device, rows) -> tuple[list[float], float]:
     step, model = build(args.impl, config, tokenizer, device, args.compile)
     model.train()
-    rows = random_rows(args.batch_size, args.seq_len)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.bf16)
     times = []
     for i in range(args.warmup + args.steps):
@@ -138,19 +196,19 @@ def run_one(args) -> dict:
             torch.cuda.synchronize()
         if i >= args.warmup:
             times.append(time.perf_counter() - start)
-    seconds = statistics.median(times)
-    tokens = args.batch_size * args.seq_len
-    flops = train_flops_per_token(config, args.seq_len) * tokens / seconds
-    name = args.impl + (f"+compile:{args.compile}" if args.compile else "")
-    result = {"preset": args.preset, "impl": name, "steps_per_s": 1 / seconds, "tokens_per_s": tokens / seconds,
-              "model_tflops": flops / 1e12, "loss": float(loss)}
-    if device.type == "cuda":
-        result["peak_memory_gib"] = torch.cuda.max_memory_allocated() / 2**30
-    else:
-        result["peak_memory_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-    if args.peak_tflops:
-        result["mfu"] = result["model_tflops"] / args.peak_tflops
-    return result
+    return times, float(loss)
+
+
+def merge_rounds(rounds: list[dict]) -> dict:
+    """One result from an implementation's rounds: the median over all their timed steps."""
+    times = [t for r in rounds for t in r["step_seconds"]]
+    scale = statistics.median(times) / statistics.median(rounds[0]["step_seconds"])
+    merged = {**rounds[0], "step_seconds": times, "rounds": len(rounds),
+              "peak_memory_gib": max(r["peak_memory_gib"] for r in rounds)}
+    for key in ("steps_per_s", "tokens_per_s", "model_tflops", "mfu"):
+        if key in merged:
+            merged[key] = rounds[0][key] / scale
+    return merged
 
 
 def main() -> None:
@@ -161,6 +219,9 @@ def main() -> None:
     parser.add_argument("--seq_len", type=int, default=128)
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--objective", default="electra", choices=["electra", "electric"],
+                        help="electric: the two-tower generator (electra_hf variants and original_tf only)")
+    parser.add_argument("--rounds", type=int, default=1, help="take turns this many times (see above)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--bf16", action="store_true", help="bf16 autocast for every implementation")
     parser.add_argument("--compile", nargs="?", const="default", default=None,
@@ -175,29 +236,32 @@ def main() -> None:
         print(json.dumps(run_one(args)))
         return
 
-    results = []
-    for preset in args.presets:
-        for impl in args.impls:
-            child = [sys.executable, __file__, "--preset", preset, "--impl", impl, "--batch_size",
-                     str(args.batch_size), "--seq_len", str(args.seq_len), "--steps", str(args.steps), "--warmup",
-                     str(args.warmup), "--device", args.device] + (["--bf16"] if args.bf16 else []) + (
-                ["--compile", args.compile] if args.compile and impl == "electra_hf" else []) + (
-                ["--peak_tflops", str(args.peak_tflops)] if args.peak_tflops else [])
-            out = subprocess.run(child, capture_output=True, text=True)
-            if out.returncode != 0:
-                print(f"{preset}/{impl} failed:\n{out.stderr[-2000:]}", file=sys.stderr)
-                continue
-            results.append(json.loads(out.stdout.strip().splitlines()[-1]))
-            print(json.dumps(results[-1]), flush=True)
+    runs = {}  # (preset, impl) -> the results of its rounds
+    for _ in range(args.rounds):
+        for preset in args.presets:
+            for impl in args.impls:
+                child = [sys.executable, __file__, "--preset", preset, "--impl", impl, "--batch_size",
+                         str(args.batch_size), "--seq_len", str(args.seq_len), "--steps", str(args.steps),
+                         "--warmup", str(args.warmup), "--device", args.device, "--objective", args.objective] + (["--bf16"] if args.bf16 else []) + (
+                    ["--compile", args.compile] if args.compile and impl.startswith("electra_hf") else []) + (
+                    ["--peak_tflops", str(args.peak_tflops)] if args.peak_tflops else [])
+                out = subprocess.run(child, capture_output=True, text=True)
+                if out.returncode != 0:
+                    print(f"{preset}/{impl} failed:\n{out.stderr[-2000:]}", file=sys.stderr)
+                    continue
+                runs.setdefault((preset, impl), []).append(json.loads(out.stdout.strip().splitlines()[-1]))
+                print(json.dumps(runs[preset, impl][-1]), flush=True)
+    results = [merge_rounds(rounds) for rounds in runs.values()]
 
+    peers = ("original_tf", "lucidrains", "naive_hf")
     print(f"\n{'preset':8} {'impl':34} {'steps/s':>9} {'tokens/s':>10} {'TFLOP/s':>8} {'MFU':>6} {'peak GiB':>9} "
-          f"{'vs lucid':>9} {'vs naive':>9}")
+          + " ".join(f"{'vs ' + peer:>14}" for peer in peers))
     for r in results:
         base = {x["impl"]: x["steps_per_s"] for x in results if x["preset"] == r["preset"]}
-        ratios = [f"{r['steps_per_s'] / base[peer]:.2f}x" if peer in base else "-" for peer in ("lucidrains", "naive_hf")]
+        ratios = [f"{r['steps_per_s'] / base[peer]:.2f}x" if peer in base else "-" for peer in peers]
         mfu = f"{r['mfu']:.1%}" if "mfu" in r else "-"
         print(f"{r['preset']:8} {r['impl']:34} {r['steps_per_s']:9.3f} {r['tokens_per_s']:10.0f} "
-              f"{r['model_tflops']:8.3f} {mfu:>6} {r['peak_memory_gib']:9.2f} {ratios[0]:>9} {ratios[1]:>9}")
+              f"{r['model_tflops']:8.3f} {mfu:>6} {r['peak_memory_gib']:9.2f} " + " ".join(f"{x:>14}" for x in ratios))
     if args.output:
         with open(args.output, "w") as f:
             json.dump({"args": vars(args), "device": torch.cuda.get_device_name() if args.device == "cuda" else

@@ -13,14 +13,13 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.pretrain_throughput import IMPLEMENTATIONS, build, random_rows  # noqa: E402
-from electra_hf import ElectraPretrainingConfig  # noqa: E402
+from benchmarks.pretrain_throughput import IMPLEMENTATIONS, benchmark_config, build, random_rows  # noqa: E402
 from electra_hf.data import load_tokenizer  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--impl", default="electra_hf", choices=IMPLEMENTATIONS)
+    parser.add_argument("--impl", default="electra_hf", choices=[i for i in IMPLEMENTATIONS if i != "original_tf"])
     parser.add_argument("--preset", default="small")
     parser.add_argument("--batch_size", type=int, default=128)
     parser.add_argument("--seq_len", type=int, default=128)
@@ -32,7 +31,7 @@ def main() -> None:
     args = parser.parse_args()
 
     device = torch.device(args.device)
-    config = ElectraPretrainingConfig.from_preset(args.preset, max_seq_length=args.seq_len)
+    config = benchmark_config(args.preset, args.impl, args.seq_len)
     step, model = build(args.impl, config, load_tokenizer(), device, args.compile)
     rows = random_rows(args.batch_size, args.seq_len)
 

@@ -130,6 +130,9 @@ def derive_generator_config(discriminator_config: ElectraConfig, generator_hidde
     return config
 
 
+SAMPLING_METHODS = ("inverse_cdf", "gumbel")  # how fakes are drawn: see modeling.sample_tokens
+
+
 class ElectraPretrainingConfig(PreTrainedConfig):
     r"""Everything that defines an ELECTRA pre-training model: the two networks and the objective.
 
@@ -158,6 +161,11 @@ class ElectraPretrainingConfig(PreTrainedConfig):
         gen_weight / disc_weight: loss weights (1.0 / 50.0).
         temperature: generator sampling temperature.
         disallow_correct: forbid sampling the original token.
+        sampling: how fakes are drawn from the generator: "inverse_cdf" (one random number per slot) or "gumbel"
+            (the original's Gumbel-max, one per vocabulary entry): the same distribution.
+        fused_vocab_head: project the generator's hidden states to the vocabulary fused with the loss, a few rows
+            at a time (electra_hf/vocab_head.py): the same results to float rounding, faster on a CPU, and
+            Electric's [batch, seq, vocab] logits are never held. False computes the logits whole.
         generator_hidden_size / generator_layers: the fractions the generator was derived with (the original's
             names), kept for reference.
         mask_token_id / cls_token_id / sep_token_id: the tokenizer's special ids (default: the BERT uncased
@@ -186,6 +194,8 @@ class ElectraPretrainingConfig(PreTrainedConfig):
     disc_weight: float = 50.0
     temperature: float = 1.0
     disallow_correct: bool = False
+    sampling: str = "inverse_cdf"
+    fused_vocab_head: bool = True
     generator_hidden_size: float = 0.25
     generator_layers: float = 1.0
     mask_token_id: int = 103
@@ -255,6 +265,8 @@ class ElectraPretrainingConfig(PreTrainedConfig):
         if self.position_sampling not in ("with_replacement", "without_replacement"):
             raise ValueError(f"position_sampling={self.position_sampling!r}: use 'with_replacement' (the original) "
                              "or 'without_replacement'.")
+        if self.sampling not in SAMPLING_METHODS:
+            raise ValueError(f"sampling={self.sampling!r}: use 'inverse_cdf' or 'gumbel' (the original's Gumbel-max).")
         if not self.temperature > 0:
             raise ValueError(f"temperature={self.temperature} must be > 0 (the original uses 1.0).")
         if self.max_seq_length > disc.max_position_embeddings:

@@ -24,6 +24,7 @@ from transformers.utils import ModelOutput
 from .config import ElectraPretrainingConfig
 from .masking import mask_tokens
 from .two_tower import ElectraTwoTowerGenerator, saved_generator_class
+from .vocab_head import linear_cross_entropy, token_logits
 
 logger = logging.getLogger(__name__)
 
@@ -61,21 +62,28 @@ class ElectraPretrainingOutput(ModelOutput):
     discriminator_labels: torch.Tensor | None = None
 
 
-def gumbel_max_sample(logits: torch.Tensor, temperature: float = 1.0,
-                      disallowed_ids: torch.Tensor | None = None) -> torch.Tensor:
-    """A categorical sample from softmax(logits / temperature), in fp32 (pretrain_helpers.py:222-229).
+def sample_tokens(logits: torch.Tensor, temperature: float = 1.0, disallowed_ids: torch.Tensor | None = None,
+                  method: str = "inverse_cdf") -> torch.Tensor:
+    """A categorical sample from softmax(logits / temperature) per row, in fp32 (pretrain_helpers.py:222-229).
 
-    `disallowed_ids` (same leading shape, one id per row) get -1000 added after the temperature, as the
-    original's `disallow_correct` does.
+    `method="gumbel"` is the original's Gumbel-max, `argmax(logits - log(-log(u + 1e-9) + 1e-9))`, one uniform
+    number per vocabulary entry; `"inverse_cdf"` (the default) draws from the same distribution with one uniform
+    number per row against the cumulative sums (in fp64, so that rare tokens keep their share): on a CPU the
+    Gumbel noise cost about 3% of an ELECTRA-Small step (benchmarks/RESULTS.md). `disallowed_ids` (same leading
+    shape, one id per row) get -1000 added after the temperature, as the original's `disallow_correct` does.
     """
     logits = logits.detach().float()
     if temperature != 1.0:
         logits = logits / temperature
     if disallowed_ids is not None:
         logits = logits.scatter_add(-1, disallowed_ids.unsqueeze(-1), torch.full_like(logits[..., :1], -1000.0))
-    # g = -log(-log(u + 1e-9) + 1e-9), computed in place: this runs over [slots, vocab] every step
-    gumbel = torch.rand_like(logits).add_(1e-9).log_().neg_().add_(1e-9).log_().neg_()
-    return gumbel.add_(logits).argmax(-1)
+    if method == "gumbel":  # g = -log(-log(u + 1e-9) + 1e-9), in place: this runs over [slots, vocab]
+        gumbel = torch.rand_like(logits).add_(1e-9).log_().neg_().add_(1e-9).log_().neg_()
+        return gumbel.add_(logits).argmax(-1)
+    cdf = (logits - logits.amax(-1, keepdim=True)).exp_().double().cumsum_(-1)
+    u = torch.rand(*cdf.shape[:-1], 1, dtype=cdf.dtype, device=cdf.device) * cdf[..., -1:]
+    # right=True: the first entry whose cumulative sum exceeds u, so an entry of weight 0 is never drawn
+    return torch.searchsorted(cdf, u, right=True).squeeze(-1).clamp_(max=cdf.shape[-1] - 1)
 
 
 def slot_counts(input_ids: torch.Tensor, positions: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
@@ -95,15 +103,76 @@ def scatter_samples(input_ids: torch.Tensor, positions: torch.Tensor, sampled_id
     return torch.where(counts > 0, sums // counts.clamp(min=1), input_ids)
 
 
-def electric_logits(scores: torch.Tensor, cloze_log_probs: torch.Tensor, input_ids: torch.Tensor,
-                    mask_prob: float) -> torch.Tensor:
+def electric_logits(scores: torch.Tensor, log_q: torch.Tensor, mask_prob: float) -> torch.Tensor:
     """Electric's discriminator logit (run_pretraining.py:194-201): `s + stop_grad(log q(x_t)) + log(k / (n - k))`.
 
-    `log q` is the cloze model's log-probability of the token actually at each position of the discriminator's
+    `log_q` is the cloze model's log-probability of the token actually at each position of the discriminator's
     input; with the prior `log(mask_prob / (1 - mask_prob))` the sigmoid is NCE's posterior of "noise".
     """
-    log_q = cloze_log_probs.detach().gather(-1, input_ids.unsqueeze(-1)).squeeze(-1)
-    return scores.float() + log_q + math.log(mask_prob / (1 - mask_prob))
+    return scores.float() + log_q.detach() + math.log(mask_prob / (1 - mask_prob))
+
+
+def gather_positions(hidden: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    """[batch, slots, width]: the rows of `hidden` [batch, seq, width] at `positions` [batch, slots]."""
+    return hidden.gather(1, positions.unsqueeze(-1).expand(-1, -1, hidden.shape[-1]))
+
+
+@dataclass
+class SlotOutputs:
+    """The generator at the masked slots: weighted mean NLL, argmax and samples (None when not sampling)."""
+
+    loss: torch.Tensor
+    predictions: torch.Tensor
+    sampled_ids: torch.Tensor | None
+
+
+@dataclass
+class ClozeOutputs:
+    """The two-tower generator's cloze loss, with either its log-probabilities [batch, seq, vocab] or (fused head)
+    the hidden states before the vocabulary projection and the log-sum-exp of each position."""
+
+    loss: torch.Tensor
+    log_probs: torch.Tensor | None = None
+    hidden: torch.Tensor | None = None
+    lse: torch.Tensor | None = None
+    head: nn.Linear | None = None
+
+    def log_q(self, token_ids: torch.Tensor) -> torch.Tensor:
+        """log q(token_ids[b, t]) at every position, without gradient."""
+        if self.log_probs is not None:
+            return self.log_probs.detach().gather(-1, token_ids.unsqueeze(-1)).squeeze(-1)
+        with torch.no_grad():
+            return token_logits(self.hidden, self.head.weight, self.head.bias, token_ids).float() - self.lse
+
+
+def slot_outputs_from_logits(logits: torch.Tensor, targets: torch.Tensor, norm: torch.Tensor,
+                             config: ElectraPretrainingConfig, sample: bool) -> SlotOutputs:
+    """`SlotOutputs` from [batch, slots, vocab] logits; `norm` holds each slot's weight over the weights' sum."""
+    nll = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), reduction="none")
+    sampled = None
+    if sample:
+        sampled = sample_tokens(logits, config.temperature, targets if config.disallow_correct else None,
+                                config.sampling)
+    return SlotOutputs((nll * norm.flatten()).sum(), logits.detach().argmax(-1), sampled)
+
+
+def fused_slot_outputs(slot_hidden: torch.Tensor, head: nn.Linear, targets: torch.Tensor, norm: torch.Tensor,
+                       config: ElectraPretrainingConfig, sample: bool) -> SlotOutputs:
+    """`SlotOutputs` from the hidden states before `head`, through `linear_cross_entropy`: the argmax and the
+    samples are taken from each chunk of logits as it is computed."""
+    flat_targets = targets.flatten()
+    predictions = torch.empty_like(flat_targets)
+    sampled = torch.empty_like(flat_targets) if sample else None
+
+    def on_chunk(rows: slice, logits: torch.Tensor) -> None:
+        predictions[rows] = logits.argmax(-1)
+        if sample:
+            sampled[rows] = sample_tokens(logits, config.temperature,
+                                          flat_targets[rows] if config.disallow_correct else None, config.sampling)
+
+    loss, _ = linear_cross_entropy(slot_hidden.flatten(0, 1), head.weight, head.bias, flat_targets, norm.flatten(),
+                                   on_chunk)
+    return SlotOutputs(loss, predictions.view_as(targets), None if sampled is None else sampled.view_as(targets))
 
 
 def generator_class(config: ElectraPretrainingConfig) -> type[PreTrainedModel] | None:
@@ -232,72 +301,96 @@ class ElectraPretrainingModel(PreTrainedModel):
             masked_input_ids, masked_lm_positions = masking["masked_input_ids"], masking["masked_lm_positions"]
             masked_lm_ids, masked_lm_weights = masking["masked_lm_ids"], masking["masked_lm_weights"]
         weights = masked_lm_weights.float()
+        sample = self.discriminator is not None
 
-        cloze_log_probs = None
-        if config.generator_type == "uniform":  # all-zero logits (run_pretraining.py:167-173): no parameters
-            logits = torch.zeros(*masked_lm_ids.shape, config.discriminator_config.vocab_size, device=input_ids.device)
-        elif config.generator_type == "two_tower":
-            # The cloze model reads the clean text; masking only chose the slots (run_pretraining.py:66-77).
-            cloze_log_probs = self.generator(input_ids, attention_mask=attention_mask,
-                                             token_type_ids=token_type_ids).logits.float().log_softmax(-1)
-            logits = cloze_log_probs.gather(
-                1, masked_lm_positions.unsqueeze(-1).expand(-1, -1, cloze_log_probs.shape[-1]))
-        else:  # the masked LM: encoder on the masked input, vocabulary projection only at the masked slots
-            hidden = self.generator.electra(masked_input_ids, attention_mask=attention_mask,
-                                            token_type_ids=token_type_ids).last_hidden_state
-            slot_hidden = hidden.gather(1, masked_lm_positions.unsqueeze(-1).expand(-1, -1, hidden.shape[-1]))
-            logits = self.generator.generator_lm_head(self.generator.generator_predictions(slot_hidden))
-        nll = F.cross_entropy(logits.flatten(0, 1).float(), masked_lm_ids.flatten(), reduction="none")
-        masked_lm_loss = (nll.view_as(weights) * weights).sum() / (weights.sum() + 1e-6)
-        generator_loss = masked_lm_loss if cloze_log_probs is None else self._cloze_loss(cloze_log_probs, input_ids,
-                                                                                         attention_mask)
-        masked_lm_predictions = logits.detach().argmax(-1)
+        cloze = None
+        if config.generator_type == "two_tower":  # cloze outputs on the clean text (run_pretraining.py:243-251)
+            cloze = self._cloze_outputs(input_ids, attention_mask, token_type_ids)
+        # Masked-LM output at the slots (run_pretraining.py:164-181).
+        masked_lm = self._masked_lm_outputs(masked_input_ids, attention_mask, token_type_ids, masked_lm_positions,
+                                            masked_lm_ids, weights, sample, cloze)
+        generator_loss = masked_lm.loss if cloze is None else cloze.loss
         if self.discriminator is None:
             return ElectraPretrainingOutput(loss=config.gen_weight * generator_loss, generator_loss=generator_loss,
-                                            masked_lm_loss=masked_lm_loss, masked_lm_ids=masked_lm_ids,
+                                            masked_lm_loss=masked_lm.loss, masked_lm_ids=masked_lm_ids,
                                             masked_lm_weights=masked_lm_weights,
-                                            masked_lm_predictions=masked_lm_predictions)
+                                            masked_lm_predictions=masked_lm.predictions)
 
         # Fake data: samples (no gradient) at every selected slot, kept or [MASK]ed alike (run_pretraining.py:220-241).
-        sampled_ids = gumbel_max_sample(logits, config.temperature,
-                                        masked_lm_ids if config.disallow_correct else None)
-        fake_ids = scatter_samples(input_ids, masked_lm_positions, sampled_ids, masked_lm_weights)
+        fake_ids = scatter_samples(input_ids, masked_lm_positions, masked_lm.sampled_ids, masked_lm_weights)
         if config.objective == "electric":  # every selected position is noise (run_pretraining.py:231-232)
             labels = (slot_counts(input_ids, masked_lm_positions, masked_lm_weights) > 0).float()
         else:  # a sample equal to the original counts as real
             labels = (fake_ids != input_ids).float()
 
+        # Discriminator output (run_pretraining.py:183-218).
         disc_logits = self.discriminator(fake_ids, attention_mask=attention_mask,
                                          token_type_ids=token_type_ids).logits
         if config.objective == "electric":
-            disc_logits = electric_logits(disc_logits, cloze_log_probs, fake_ids, config.mask_prob)
+            disc_logits = electric_logits(disc_logits, cloze.log_q(fake_ids), config.mask_prob)
         token_weights = attention_mask.float()
         per_token = F.binary_cross_entropy_with_logits(disc_logits.float(), labels, reduction="none")
         discriminator_loss = (per_token * token_weights).sum() / (token_weights.sum() + 1e-6)
         return ElectraPretrainingOutput(
             loss=config.gen_weight * generator_loss + config.disc_weight * discriminator_loss,
             generator_loss=generator_loss,
-            masked_lm_loss=masked_lm_loss,
+            masked_lm_loss=masked_lm.loss,
             discriminator_loss=discriminator_loss,
             masked_lm_ids=masked_lm_ids,
             masked_lm_weights=masked_lm_weights,
-            masked_lm_predictions=masked_lm_predictions,
-            sampled_ids=sampled_ids,
+            masked_lm_predictions=masked_lm.predictions,
+            sampled_ids=masked_lm.sampled_ids,
             discriminator_logits=disc_logits.detach(),
             discriminator_labels=labels,
         )
 
-    def _cloze_loss(self, cloze_log_probs: torch.Tensor, input_ids: torch.Tensor,
-                    attention_mask: torch.Tensor) -> torch.Tensor:
-        """The two-tower generator's loss: NLL of every candidate token (non-pad, not [CLS]/[SEP]/[MASK]),
-        averaged over them (`_get_cloze_outputs`, run_pretraining.py:243-251)."""
+    def _masked_lm_outputs(self, masked_input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                           token_type_ids: torch.Tensor | None, positions: torch.Tensor, masked_lm_ids: torch.Tensor,
+                           weights: torch.Tensor, sample: bool, cloze: ClozeOutputs | None) -> SlotOutputs:
+        """The generator at the masked slots: its NLL averaged over the weighted slots, argmax, and (`sample`)
+        samples (`sample_tokens`). The masked LM reads the masked input and projects to the vocabulary at the
+        slots only; Electric's cloze model read the clean text; the uniform generator's logits are all zero
+        (run_pretraining.py:167-173)."""
+        config = self.config
+        norm = weights / (weights.sum() + 1e-6)
+        if config.generator_type == "uniform":
+            logits = torch.zeros(*masked_lm_ids.shape, config.discriminator_config.vocab_size,
+                                 device=masked_lm_ids.device)
+            return slot_outputs_from_logits(logits, masked_lm_ids, norm, config, sample)
+        if cloze is not None:
+            if cloze.log_probs is not None:
+                logits = cloze.log_probs.gather(1, positions.unsqueeze(-1).expand(-1, -1, cloze.log_probs.shape[-1]))
+                return slot_outputs_from_logits(logits, masked_lm_ids, norm, config, sample)
+            # the slot loss is a metric only for Electric: no gradient through it
+            slot_hidden = gather_positions(cloze.hidden, positions).detach()
+            return fused_slot_outputs(slot_hidden, self.generator.cloze_lm_head, masked_lm_ids, norm, config, sample)
+        hidden = self.generator.electra(masked_input_ids, attention_mask=attention_mask,
+                                        token_type_ids=token_type_ids).last_hidden_state
+        slot_hidden = self.generator.generator_predictions(gather_positions(hidden, positions))
+        head = self.generator.generator_lm_head
+        if config.fused_vocab_head:
+            return fused_slot_outputs(slot_hidden, head, masked_lm_ids, norm, config, sample)
+        return slot_outputs_from_logits(head(slot_hidden), masked_lm_ids, norm, config, sample)
+
+    def _cloze_outputs(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                       token_type_ids: torch.Tensor | None) -> ClozeOutputs:
+        """The two-tower generator's cloze outputs on the clean text (`_get_cloze_outputs`, run_pretraining.py:243-251):
+        its loss, the NLL of every candidate token (non-pad, not [CLS]/[SEP]/[MASK]) averaged over them, and what
+        `log_q` needs for the discriminator's correction."""
         config = self.config
         candidates = attention_mask.bool()
         for token_id in (config.cls_token_id, config.sep_token_id, config.mask_token_id):
             candidates = candidates & (input_ids != token_id)
         weights = candidates.float()
-        nll = -cloze_log_probs.gather(-1, input_ids.unsqueeze(-1)).squeeze(-1)
-        return (nll * weights).sum() / (weights.sum() + 1e-6)
+        norm = (weights / (weights.sum() + 1e-6)).flatten()
+        hidden = self.generator.cloze_hidden(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
+        head = self.generator.cloze_lm_head
+        if config.fused_vocab_head:
+            loss, lse = linear_cross_entropy(hidden.flatten(0, 1), head.weight, head.bias, input_ids.flatten(), norm)
+            return ClozeOutputs(loss=loss, hidden=hidden, lse=lse.view_as(input_ids), head=head)
+        log_probs = head(hidden).float().log_softmax(-1)
+        nll = -log_probs.gather(-1, input_ids.unsqueeze(-1)).squeeze(-1)
+        return ClozeOutputs(loss=(nll.flatten() * norm).sum(), log_probs=log_probs)
 
     def halves(self) -> dict[str, PreTrainedModel]:
         """The networks this pair saves, by sub-directory name."""

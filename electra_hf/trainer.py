@@ -16,6 +16,7 @@ from transformers import Trainer, TrainerState, TrainingArguments
 from transformers.trainer_utils import has_length
 
 from .config import ElectraPretrainingConfig
+from .dropout import use_packed_dropout
 from .metrics.pretraining import PretrainingMetrics
 from .modeling import ElectraPretrainingModel
 from .optimization import AdamWeightDecay, electra_parameter_groups, get_electra_schedule
@@ -51,6 +52,10 @@ class ElectraTrainingArguments(TrainingArguments):
         "choices": ["original", "paper"]})
     overwrite_output_dir: bool = field(default=False, metadata={
         "help": "Start afresh in --output_dir instead of resuming from its last checkpoint."})
+    packed_dropout: bool = field(default=True, metadata={
+        "help": "On a CPU, draw dropout masks four per 64-bit random number (an ELECTRA-Small step about a sixth "
+                "shorter; the drop rate is rounded to a multiple of 1/65536); False uses torch's dropout. No effect "
+                "on other devices."})
 
     def __post_init__(self):
         super().__post_init__()
@@ -200,6 +205,8 @@ class ElectraTrainer(Trainer):
         super().__init__(*args, **kwargs)
         self._pretraining_metrics = {"train": PretrainingMetrics(), "eval": PretrainingMetrics()}
         model = self.accelerator.unwrap_model(self.model)
+        if getattr(self.args, "packed_dropout", False):
+            use_packed_dropout(model)
         tokenizer = self.processing_class or getattr(self.data_collator, "tokenizer", None)
         if isinstance(model, ElectraPretrainingModel) and tokenizer is not None:
             model.config.check_tokenizer(tokenizer)

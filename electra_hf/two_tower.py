@@ -14,6 +14,8 @@ from transformers import ElectraConfig, ElectraForMaskedLM, ElectraModel, PreTra
 from transformers.activations import get_activation
 from transformers.modeling_outputs import MaskedLMOutput
 
+from .dropout import PACKED_DROPOUT_ATTENTION
+
 
 class ElectraTwoTowerConfig(ElectraConfig):
     r"""An `ElectraConfig` for each tower, plus whether the towers share one embeddings module.
@@ -41,7 +43,7 @@ def tower_attention_mask(attention_mask: torch.Tensor, left_to_right: bool, dtyp
     causal = causal.tril() if left_to_right else causal.triu()
     visible = attention_mask.bool()[:, None, None, :] & causal
     visible = visible | ~visible.any(-1, keepdim=True)
-    if attn_implementation == "sdpa":
+    if attn_implementation in ("sdpa", PACKED_DROPOUT_ATTENTION):
         return visible
     if attn_implementation == "eager":
         return torch.zeros(visible.shape, dtype=dtype, device=visible.device).masked_fill_(
@@ -125,11 +127,15 @@ class ElectraTwoTowerGenerator(PreTrainedModel):
             outputs.append(hidden.roll(1 if left_to_right else -1, dims=1))
         return torch.cat(outputs, dim=-1)
 
+    def cloze_hidden(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                     token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """[batch, seq, embedding]: what `cloze_lm_head` projects to the vocabulary at every position."""
+        return self.cloze_predictions(self.tower_outputs(input_ids, attention_mask, token_type_ids))
+
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 token_type_ids: torch.Tensor | None = None) -> MaskedLMOutput:
         """`logits` [batch, seq, vocab]: the cloze distribution of every position."""
-        hidden = self.tower_outputs(input_ids, attention_mask, token_type_ids)
-        return MaskedLMOutput(logits=self.cloze_lm_head(self.cloze_predictions(hidden)))
+        return MaskedLMOutput(logits=self.cloze_lm_head(self.cloze_hidden(input_ids, attention_mask, token_type_ids)))
 
 
 def saved_generator_class(name_or_path: str) -> type[PreTrainedModel]:

@@ -67,7 +67,7 @@ def test_towers_read_the_discriminator_embeddings_and_shift_circularly(tokenizer
 def test_corrected_logit_by_hand():
     # s = 0.5, q = softmax([0, log 3]) = [0.25, 0.75], token 1, mask_prob 0.25: 0.5 + log 0.75 + log(1/3)
     log_q = torch.tensor([[[0.0, math.log(3.0)]]]).log_softmax(-1)
-    logit = electric_logits(torch.tensor([[0.5]]), log_q, torch.tensor([[1]]), 0.25)
+    logit = electric_logits(torch.tensor([[0.5]]), log_q[..., 1], 0.25)
     assert logit.item() == pytest.approx(-0.886294, abs=1e-5)
 
 

@@ -10,7 +10,8 @@ import torch.nn.functional as F
 from transformers import AutoModel, ElectraForMaskedLM, ElectraForPreTraining
 
 from electra_hf import DataCollatorForElectra, ElectraPretrainingConfig, ElectraPretrainingModel
-from electra_hf.modeling import gumbel_max_sample, scatter_samples
+from electra_hf.config import SAMPLING_METHODS
+from electra_hf.modeling import sample_tokens, scatter_samples
 
 
 def make_batch(tokenizer, config, sentences, n=8):
@@ -59,14 +60,26 @@ def test_initialisation_like_the_original(tiny_config):
             assert (param == 1).all(), name
 
 
-def test_gumbel_max_samples_softmax_at_temperature():
-    logits = torch.log(torch.tensor([0.5, 0.3, 0.2])).expand(200_000, 3)
+@pytest.mark.parametrize("method", SAMPLING_METHODS)
+def test_samples_follow_the_softmax_at_temperature(method):
+    logits = torch.log(torch.tensor([0.5, 0.3, 0.2])).expand(200_000, 3) + 7.0  # a shift changes nothing
     for temperature in (1.0, 2.0):
-        freq = torch.bincount(gumbel_max_sample(logits, temperature), minlength=3).float() / 200_000
+        freq = torch.bincount(sample_tokens(logits, temperature, method=method), minlength=3).float() / 200_000
         expected = torch.softmax(logits[0] / temperature, -1)
         assert torch.allclose(freq, expected, atol=0.005)
-    disallowed = gumbel_max_sample(logits[:1000], 1.0, disallowed_ids=torch.zeros(1000, dtype=torch.long))
+    disallowed = sample_tokens(logits[:1000], 1.0, torch.zeros(1000, dtype=torch.long), method)
     assert (disallowed != 0).all()
+    batched = sample_tokens(torch.randn(4, 5, 30), method=method)  # leading dimensions kept
+    assert batched.shape == (4, 5) and batched.max() < 30
+
+
+def test_gumbel_is_the_original_formula():
+    logits = torch.randn(6, 40)
+    torch.manual_seed(4)
+    u = torch.rand(6, 40)
+    expected = (logits - torch.log(-torch.log(u + 1e-9) + 1e-9)).argmax(-1)
+    torch.manual_seed(4)
+    assert torch.equal(sample_tokens(logits, method="gumbel"), expected)
 
 
 def test_duplicate_positions_get_the_integer_mean_of_their_samples():

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Every GPU check of the speed issue in one run on a bare CUDA machine (one H100/H200), about 6 minutes:
+#
+#     bash benchmarks/gpu_suite.sh OUT_DIR
+#
+# Sets up .venv (scripts/env.sh installs torch's CUDA build where nvidia-smi exists, and the package), then writes to
+# OUT_DIR: cuda_tests.txt (tests/test_cuda.py), and one JSON per benchmark with its log:
+#   pretrain_small_b128_eager.json    ELECTRA-Small, B128 x 128, bf16: electra_hf (and its plain path), lucidrains,
+#                                     plain transformers, in one run
+#   pretrain_small_b128_compile.json  electra_hf under torch.compile (default, and reduce-overhead: CUDA graphs)
+#   pretrain_base_b32_512.json        ELECTRA-Base at 512 tokens (MFU against the H100/H200 bf16 peak)
+#   glue_small.json                   fine-tuning steps/s against plain transformers' Trainer
+# Each step has its own time limit, so a hang or a failure costs that step only; SMOKE=1 runs every step for
+# one or two steps on any device (a check of the script itself, e.g. on a CPU).
+set -uo pipefail
+OUT="${1:?usage: bash benchmarks/gpu_suite.sh OUT_DIR}"
+mkdir -p "$OUT"
+OUT="$(cd "$OUT" && pwd)"
+source "$(dirname "$0")/../scripts/env.sh" "test"
+cd "$ROOT"
+python -m pip install -q --no-deps electra-pytorch==0.1.2 || echo "lucidrains' electra-pytorch not installed"
+export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+python -c "import torch; print(torch.__version__, torch.cuda.get_device_name() if torch.cuda.is_available() else 'cpu')" \
+    | tee "$OUT/device.txt"
+# bf16 dense peak, TFLOP/s, for MFU: H100/H200 SXM 989
+PEAK=$(python -c "import torch; n = torch.cuda.get_device_name() if torch.cuda.is_available() else ''; \
+print(989 if ('H100' in n or 'H200' in n) else 0)")
+PEAK_ARG=(); [ "$PEAK" != 0 ] && PEAK_ARG=(--peak_tflops "$PEAK")
+
+if [ "${SMOKE:-0}" = 1 ]; then STEPS=(--steps 1 --warmup 1); SMALL=tiny; BASE=tiny; BASE_LEN=128; GLUE_STEPS=2
+else STEPS=(--steps 30 --warmup 10); SMALL=small; BASE=base; BASE_LEN=512; GLUE_STEPS=60; fi
+
+run() {  # run NAME LIMIT_SECONDS COMMAND...: the log in OUT/NAME.log, a line of status on stdout
+    local name="$1" limit="$2"; shift 2
+    local start=$SECONDS
+    timeout "$limit" "$@" > "$OUT/$name.log" 2>&1
+    echo "$name: exit $? in $((SECONDS - start)) s"
+}
+
+run cuda_tests 120 python -m pytest -q tests/test_cuda.py
+cp "$OUT/cuda_tests.log" "$OUT/cuda_tests.txt"
+run pretrain_small_b128_eager 150 python benchmarks/pretrain_throughput.py --presets "$SMALL" --batch_size 128 \
+    --bf16 "${STEPS[@]}" "${PEAK_ARG[@]}" --impls electra_hf electra_hf_unfused lucidrains naive_hf \
+    --output "$OUT/pretrain_small_b128_eager.json"
+run pretrain_small_b128_compile 240 bash -c "python benchmarks/pretrain_throughput.py --presets $SMALL \
+    --batch_size 128 --bf16 ${STEPS[*]} ${PEAK_ARG[*]} --impls electra_hf --compile \
+    --output $OUT/pretrain_small_b128_compile.json && python benchmarks/pretrain_throughput.py --presets $SMALL \
+    --batch_size 128 --bf16 ${STEPS[*]} ${PEAK_ARG[*]} --impls electra_hf --compile reduce-overhead \
+    --output $OUT/pretrain_small_b128_cudagraphs.json"
+run pretrain_base_b32_512 90 python benchmarks/pretrain_throughput.py --presets "$BASE" --batch_size 32 \
+    --seq_len "$BASE_LEN" --bf16 "${STEPS[@]}" "${PEAK_ARG[@]}" --impls electra_hf naive_hf \
+    --output "$OUT/pretrain_base_b32_512.json"
+run glue_small 90 python benchmarks/glue_finetune.py --steps "$GLUE_STEPS" --eval_examples 512 --bf16 \
+    --output "$OUT/glue_small.json"
+ls -l "$OUT"
