@@ -45,6 +45,7 @@ def test_identity_outside_training_and_reproducible_from_the_seed():
     x = torch.randn(1000)
     assert torch.equal(packed_dropout(x, 0.1, training=False), x)
     assert torch.equal(packed_dropout(x, 0.0), x)
+    assert not packed_dropout(x, 1.0).any()
     torch.manual_seed(3)
     first = packed_dropout(x, 0.1)
     torch.manual_seed(3)
