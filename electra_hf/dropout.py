@@ -48,8 +48,10 @@ def sdpa_with_packed_dropout(module: nn.Module, query: torch.Tensor, key: torch.
                              attention_mask: torch.Tensor | None, dropout: float = 0.0,
                              scaling: float | None = None, **kwargs) -> tuple[torch.Tensor, None]:
     """transformers' SDPA attention, except on a CPU with attention dropout: there SDPA falls back to its math
-    path with torch's dropout, so this computes the same math with `packed_dropout`."""
-    if dropout == 0.0 or query.device.type != "cpu" or torch.compiler.is_compiling():
+    path with torch's dropout, so this computes the same math with `packed_dropout` (a causal call without a mask
+    is left to SDPA)."""
+    causal = kwargs.get("is_causal", getattr(module, "is_causal", False)) and attention_mask is None
+    if dropout == 0.0 or query.device.type != "cpu" or torch.compiler.is_compiling() or causal:
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
                                       **kwargs)
     scale = query.shape[-1] ** -0.5 if scaling is None else scaling

@@ -361,9 +361,9 @@ class ElectraPretrainingModel(PreTrainedModel):
             if cloze.log_probs is not None:
                 logits = cloze.log_probs.gather(1, positions.unsqueeze(-1).expand(-1, -1, cloze.log_probs.shape[-1]))
                 return slot_outputs_from_logits(logits, masked_lm_ids, norm, config, sample)
-            # the slot loss is a metric only for Electric: no gradient through it
-            slot_hidden = gather_positions(cloze.hidden, positions).detach()
-            return fused_slot_outputs(slot_hidden, self.generator.cloze_lm_head, masked_lm_ids, norm, config, sample)
+            with torch.no_grad():  # the slot loss is a metric only for Electric: no gradient through it
+                return fused_slot_outputs(gather_positions(cloze.hidden, positions), self.generator.cloze_lm_head,
+                                          masked_lm_ids, norm, config, sample)
         hidden = self.generator.electra(masked_input_ids, attention_mask=attention_mask,
                                         token_type_ids=token_type_ids).last_hidden_state
         slot_hidden = self.generator.generator_predictions(gather_positions(hidden, positions))

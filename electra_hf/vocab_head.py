@@ -19,10 +19,12 @@ CHUNK_FLOATS = 1 << 21  # logits per chunk (8 MB in fp32): large enough for fast
 
 class _LinearCrossEntropy(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, hidden, weight, bias, targets, row_weights, on_chunk):
+    def forward(ctx, hidden, weight, bias, targets, row_weights, on_chunk, grad_enabled):
         rows = hidden.shape[0]
         chunk = max(1, CHUNK_FLOATS // weight.shape[0])
-        grads = any(ctx.needs_input_grad[:3])
+        # needs_input_grad stays True under torch.no_grad (evaluation): the caller's grad mode decides
+        grads = grad_enabled and any(ctx.needs_input_grad[:3])
+        weight_fp32 = weight.float() if grads else None
         grad_hidden = torch.zeros_like(hidden) if grads else None
         grad_weight = torch.zeros(weight.shape, dtype=torch.float32, device=weight.device) if grads else None
         grad_bias = torch.zeros(weight.shape[0], dtype=torch.float32, device=weight.device) if grads else None
@@ -40,7 +42,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
             loss += ((lse[part] - logits.gather(-1, target).squeeze(-1)) * w.squeeze(-1)).sum()
             if grads:  # d loss / d logits = w * (softmax - one_hot(target))
                 g = logits.sub_(lse[part].unsqueeze(-1)).exp_().mul_(w).scatter_add_(-1, target, -w)
-                grad_hidden[part] = (g @ weight.float()).to(hidden.dtype)
+                grad_hidden[part] = (g @ weight_fp32).to(hidden.dtype)
                 grad_weight.addmm_(g.t(), h.float())
                 grad_bias += g.sum(0)
         ctx.mark_non_differentiable(lse)
@@ -52,9 +54,9 @@ class _LinearCrossEntropy(torch.autograd.Function):
     def backward(ctx, grad_loss, grad_lse):
         grad_hidden, grad_weight, grad_bias = ctx.saved_tensors
         if grad_hidden is None:
-            return None, None, None, None, None, None
+            return None, None, None, None, None, None, None
         return (grad_hidden * grad_loss.to(grad_hidden.dtype), (grad_weight * grad_loss).to(ctx.dtypes[0]),
-                (grad_bias * grad_loss).to(ctx.dtypes[1]), None, None, None)
+                (grad_bias * grad_loss).to(ctx.dtypes[1]), None, None, None, None)
 
 
 def linear_cross_entropy(hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, targets: torch.Tensor,
@@ -68,7 +70,7 @@ def linear_cross_entropy(hidden: torch.Tensor, weight: torch.Tensor, bias: torch
     each chunk's fp32 logits first (no gradient; e.g. to sample from them); chunks are taken in row order, so a
     sampler drawing from torch's CPU generator draws what it would draw from the whole tensor at once.
     """
-    return _LinearCrossEntropy.apply(hidden, weight, bias, targets, row_weights, on_chunk)
+    return _LinearCrossEntropy.apply(hidden, weight, bias, targets, row_weights, on_chunk, torch.is_grad_enabled())
 
 
 def token_logits(hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
