@@ -5,12 +5,15 @@ warm-up × decay schedule, the loss summed over the batch, double_unordered for 
 
     python run_glue.py --model_name_or_path google/electra-small-discriminator --task_name cola
     python run_glue.py --model_name_or_path runs/electra-small --task_name all --glue_dir glue_data --num_trials 10
-    python run_glue.py --model_name_or_path DIR --task_name custom --train_file t.csv --validation_file v.csv \\
-        --sentence1_key text --label_key label
+    python run_glue.py --model_name_or_path DIR --train_file train.csv --validation_file dev.csv
     python run_glue.py args.json
 
+Without --task_name, --train_file/--validation_file make a task of your own (csv, tsv, json or jsonl): its text
+columns are sentence1/sentence2 when it has both, else the first one or two columns other than the label
+(--sentence1_key/--sentence2_key/--label_key name them), a float label column makes it a regression.
 Each task reports its dev metrics (×100) per trial and, over trials, their mean, median, std and best; the
-chosen trial's test predictions become GLUE-server files in <output_dir>/submission/.
+chosen trial's test predictions become GLUE-server files in <output_dir>/submission/. Re-running a killed
+command continues where it stopped (finished trials are kept, the unfinished one resumes from its checkpoint).
 """
 
 from __future__ import annotations
@@ -23,206 +26,109 @@ import shutil
 import sys
 from dataclasses import dataclass, field
 
-import datasets
-from transformers import DataCollatorWithPadding
-
-from electra_hf import ElectraTrainer, ElectraTrainingArguments
-from electra_hf.metrics.glue import glue_metrics, predictions_from_logits
-from electra_hf.tasks import (
-    TRAINABLE_TASKS,
-    ElectraForClassification,
-    GlueTask,
-    double_unordered,
-    encode,
-    get_task,
-    load_files,
-    load_task_splits,
-    sorted_by_length,
-    write_submission,
-)
-from electra_hf.tasks.cli import check_max_length, discriminator_path, load_model_tokenizer, setup_logging
-from electra_hf.tasks.cli import parse_arguments as parse_finetuning_arguments
-from electra_hf.tasks.recipe import finetuning_recipe
-from electra_hf.tasks.trials import choose_trial, format_summary, summarize_trials
+from electra_hf.cli import one_line_errors, parse_finetuning_arguments, setup_logging
 
 logger = logging.getLogger("run_glue")
 
 
 @dataclass
-class ModelArguments:
-    model_name_or_path: str = field(metadata={
-        "help": "A discriminator: Hub id, directory, or a pre-training output directory (its discriminator/)."})
-    tokenizer_name: str | None = field(default=None, metadata={"help": "Default: the model's own tokenizer."})
-
-
-@dataclass
 class DataArguments:
-    task_name: str = field(default="all", metadata={
-        "help": "cola, sst2, mrpc, stsb, qqp, mnli, qnli, rte, wnli, ax (with an MNLI model), all, or custom."})
+    task_name: str | None = field(default=None, metadata={
+        "help": "cola, sst2, mrpc, stsb, qqp, mnli, qnli, rte, wnli, ax (with an MNLI model), or all; without it, "
+                "--train_file/--validation_file make a task of your own."})
     glue_dir: str | None = field(default=None, metadata={
-        "help": "The GLUE download (CoLA/, SST-2/, ... or the original's renamed cola/, sst/, ...); default: the Hub."})
+        "help": "The GLUE download (CoLA/, SST-2/, ... or the original's renamed cola/, sst/, ...); default: the "
+                "Hub's --dataset_name (needs a network)."})
     dataset_name: str = field(default="nyu-mll/glue", metadata={"help": "The Hub dataset when --glue_dir is unset."})
-    train_file: str | None = field(default=None, metadata={"help": "csv/tsv/json(l) for --task_name custom."})
+    train_file: str | None = field(default=None, metadata={"help": "A task of your own: csv/tsv/json(l)."})
     validation_file: str | None = field(default=None, metadata={"help": "Its evaluation file."})
     test_file: str | None = field(default=None, metadata={"help": "Its file to predict."})
-    sentence1_key: str = field(default="sentence1", metadata={"help": "Column of the first text (custom)."})
-    sentence2_key: str | None = field(default=None, metadata={"help": "Column of the second text (custom)."})
-    label_key: str = field(default="label", metadata={"help": "Column of the label (custom)."})
-    regression: bool = field(default=False, metadata={"help": "The custom task is a regression on [0, 1]."})
+    sentence1_key: str | None = field(default=None, metadata={"help": "Column of the first text (default: inferred)."})
+    sentence2_key: str | None = field(default=None, metadata={"help": "Column of the second text (default: inferred)."})
+    label_key: str = field(default="label", metadata={"help": "Column of the label."})
+    regression: bool | None = field(default=None, metadata={
+        "help": "The task is a regression on [0, 1] (default: when the label column holds floats)."})
     max_seq_length: int = field(default=128, metadata={"help": "Truncation length (the original: 128)."})
     double_unordered: bool | None = field(default=None, metadata={
         "help": "Add swapped copies of the training pairs (default: on for MRPC and STS-B, as the original)."})
-    recipe: str = field(default="code", metadata={
-        "help": "code: the released code's defaults; paper: the paper's (e.g. lr 3e-4 for small, weight decay 0).",
-        "choices": ["code", "paper"]})
-    num_trials: int = field(default=1, metadata={"help": "Seeds per task (seed, seed+1, ...)."})
-    submission_trial: str = field(default="best", metadata={
-        "help": "Which trial's test predictions become the submission.", "choices": ["best", "median", "first"]})
-    keep_all_trials: bool = field(default=False, metadata={"help": "Keep every trial's model (default: the chosen)."})
-    max_bad_rows: int = field(default=100, metadata={"help": "Malformed rows to skip (and report) per file."})
-    max_train_samples: int | None = field(default=None, metadata={"help": "Truncate the training set (debugging)."})
+    max_bad_rows: int = field(default=100, metadata={"help": "Malformed GLUE rows to skip (and report) per file."})
 
 
-def parse_arguments(argv: list[str]) -> tuple[ModelArguments, DataArguments, ElectraTrainingArguments, set[str]]:
+def parse_glue_arguments(argv: list[str]) -> tuple:
     """The arguments and the names given explicitly (the recipe fills the others per task)."""
-    defaults = {"output_dir": "runs/glue", "save_strategy": "no", "eval_strategy": "no", "logging_steps": 50,
-                "per_device_eval_batch_size": 128, "train_sampling_strategy": "group_by_length",
-                "report_to": "tensorboard"}
-    return parse_finetuning_arguments((ModelArguments, DataArguments, ElectraTrainingArguments), defaults, argv,
-                                      description=__doc__)
+    return parse_finetuning_arguments((DataArguments,), {"output_dir": "runs/glue", "per_device_eval_batch_size": 128},
+                                      argv, description=__doc__)
 
 
-def custom_task(data_args: DataArguments) -> tuple[GlueTask, dict]:
-    if not data_args.train_file:
-        raise ValueError("--task_name custom needs --train_file (and --validation_file).")
-    labels = None
-    if not data_args.regression:
-        train = datasets.load_dataset("csv" if data_args.train_file.endswith((".csv", ".tsv")) else "json",
-                                      data_files=data_args.train_file, split="train",
-                                      **({"delimiter": "\t"} if data_args.train_file.endswith(".tsv") else {}))
-        if data_args.label_key not in train.column_names:
-            raise ValueError(f"{data_args.train_file} has no column {data_args.label_key!r}: pass --label_key.")
-        labels = tuple(sorted({str(v) for v in train[data_args.label_key]}))
-    task = GlueTask("custom", labels, "", "", None, None, (data_args.sentence1_key, data_args.sentence2_key),
-                    ("spearman", "pearson") if data_args.regression else ("accuracy",),
-                    {"test": "custom.tsv"} if data_args.test_file else {})
-    files = {"train": data_args.train_file, "validation": data_args.validation_file, "test": data_args.test_file}
-    splits = {split: load_files(path, data_args.sentence1_key, data_args.sentence2_key,
-                                data_args.label_key if split != "test" else None, labels)
-              for split, path in files.items() if path}
-    return task, splits
-
-
-def run_task(task: GlueTask, splits: dict, tokenizer, data_args, training_args, explicit: set[str],
-             model_path: str) -> tuple[list[dict], list[dict]]:
-    """Every trial of one task: train, score the evaluation splits, predict the test splits."""
-    max_len = data_args.max_seq_length
-    train = splits["train"]
-    if data_args.max_train_samples:
-        train = train.select(range(min(data_args.max_train_samples, len(train))))
-    if task.double_unordered if data_args.double_unordered is None else data_args.double_unordered:
-        train = double_unordered(train)
-    train = encode(train, tokenizer, max_len)
-    evaluation = {split: sorted_by_length(encode(splits[split], tokenizer, max_len))
-                  for split in task.eval_splits if split in splits}
-    tests = {split: sorted_by_length(encode(splits[split], tokenizer, max_len, labelled=False))
-             for split in task.test_splits if split in splits}
-
-    label_kwargs = ({"num_labels": 1, "problem_type": "regression"} if task.is_regression else
-                    {"num_labels": len(task.labels), "problem_type": "single_label_classification",
-                     "id2label": dict(enumerate(task.labels)), "label2id": {v: i for i, v in enumerate(task.labels)}})
-    trials, predictions = [], []
-    for trial in range(data_args.num_trials):
-        model = ElectraForClassification.from_pretrained(model_path, **label_kwargs)
-        recipe = finetuning_recipe(data_args.recipe, model.config.hidden_size, task.epochs)
-        trial_dir = os.path.join(training_args.output_dir, task.name, f"trial_{trial}")
-        args = dataclasses.replace(training_args, output_dir=trial_dir, seed=training_args.seed + trial,
-                                   **{k: v for k, v in recipe.items() if k not in explicit})
-        trainer = ElectraTrainer(model=model, args=args, train_dataset=train, processing_class=tokenizer,
-                                 data_collator=DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8))
-        trainer.train()
-        metrics = {}
-        for split, dataset in evaluation.items():
-            output = trainer.predict(dataset)
-            prefix = "mm_" if split == "validation_mismatched" else ""
-            scores = glue_metrics(task.metrics, predictions_from_logits(output.predictions, task.is_regression),
-                                  output.label_ids)
-            metrics.update({prefix + name: value for name, value in scores.items()})
-        logger.info("%s trial %d: %s", task.name, trial, json.dumps({k: round(v, 2) for k, v in metrics.items()}))
-        trial_predictions = {split: (dataset["idx"], predictions_from_logits(trainer.predict(dataset).predictions,
-                                                                             task.is_regression).tolist())
-                             for split, dataset in tests.items()}
-        trainer.save_model(trial_dir)
-        for split, (indices, values) in trial_predictions.items():  # kept with the trial's model
-            write_submission(os.path.join(trial_dir, "predictions", task.submission[split]), task, indices, values)
-        trials.append(metrics)
-        predictions.append(trial_predictions)
-    return trials, predictions
-
-
+@one_line_errors
 def main(argv: list[str] | None = None) -> dict:
-    model_args, data_args, training_args, explicit = parse_arguments(sys.argv[1:] if argv is None else argv)
+    model_args, data_args, finetuning_args, training_args, explicit = parse_glue_arguments(
+        sys.argv[1:] if argv is None else argv)
     setup_logging(logger, training_args)
+    # the heavy imports after the arguments: --help and a bad flag answer at once
+    from electra_hf.loading import (check_hub_name, check_hub_push, check_max_length, discriminator_path,
+                                    load_model_tokenizer)
+    from electra_hf.tasks import (TRAINABLE_TASKS, ClassificationTask, ElectraForClassification, custom_task, get_task,
+                                  load_task_splits)
+    from electra_hf.tasks.classification import predict_diagnostic
+    from electra_hf.tasks.runner import format_summary, run_trials
+
     model_path = discriminator_path(model_args.model_name_or_path)
+    check_hub_push(training_args.push_to_hub)
     tokenizer = load_model_tokenizer(model_path, model_args.tokenizer_name)
     check_max_length(ElectraForClassification.config_class.from_pretrained(model_path), data_args.max_seq_length)
+    task_name = data_args.task_name or ("custom" if data_args.train_file or data_args.validation_file else None)
+    if task_name is None:
+        raise ValueError("name a GLUE task (--task_name cola, ..., or all) or give a task of your own "
+                         "(--train_file and --validation_file).")
+    if task_name != "custom" and not data_args.glue_dir:
+        check_hub_name(data_args.dataset_name, "--dataset_name", repo_type="dataset")
 
-    if data_args.task_name == "custom":
-        custom, custom_splits = custom_task(data_args)
-        tasks = {"custom": custom}
-    else:
-        names = TRAINABLE_TASKS if data_args.task_name == "all" else [data_args.task_name]
-        tasks = {task.name: task for task in map(get_task, names)}
-        if "mnli" in tasks:
-            tasks["ax"] = get_task("ax")  # predicted by the MNLI model
-
-    results, summaries, submission_dir = {}, {}, os.path.join(training_args.output_dir, "submission")
-    mnli_model = None
-    for name, task in tasks.items():
-        splits = custom_splits if name == "custom" else load_task_splits(
-            task, glue_dir=data_args.glue_dir, dataset_name=data_args.dataset_name, max_bad_rows=data_args.max_bad_rows)
-        if name == "ax":
-            write_ax(task, splits, tokenizer, data_args, training_args, mnli_model or model_path, submission_dir)
+    submission_dir = os.path.join(training_args.output_dir, "submission")
+    if training_args.overwrite_output_dir and training_args.should_save:
+        shutil.rmtree(submission_dir, ignore_errors=True)
+    names = ["custom"] if task_name == "custom" else [*TRAINABLE_TASKS, "ax"] if task_name == "all" else [
+        get_task(task_name).name, *(["ax"] if get_task(task_name).name == "mnli" else [])]  # AX: by the MNLI model
+    results, summaries, mnli_model = {}, {}, None
+    for name in names:
+        if name == "custom":
+            definition, splits = custom_task(data_args.train_file, data_args.validation_file, data_args.test_file,
+                                             data_args.sentence1_key, data_args.sentence2_key, data_args.label_key,
+                                             data_args.regression)
+        else:
+            definition = get_task(name)
+            splits = load_task_splits(definition, glue_dir=data_args.glue_dir, dataset_name=data_args.dataset_name,
+                                      max_bad_rows=data_args.max_bad_rows)
+        if name == "ax":  # the diagnostic set has no training data
+            predict_diagnostic(definition, splits, mnli_model or model_path, tokenizer, training_args,
+                               data_args.max_seq_length, submission_dir)
             continue
-        trials, predictions = run_task(task, splits, tokenizer, data_args, training_args, explicit, model_path)
-        headline = next(iter(trials[0]))
-        chosen = choose_trial(trials, headline, data_args.submission_trial)
-        summaries[name] = summarize_trials(trials)
-        results[name] = {"trials": trials, "summary": summaries[name], "chosen_trial": chosen}
-        chosen_dir = os.path.join(training_args.output_dir, name, f"trial_{chosen}")
-        for split, (indices, values) in predictions[chosen].items():
-            write_submission(os.path.join(submission_dir, task.submission[split]), task, indices, values)
-        if name == "mnli":
-            mnli_model = chosen_dir
-        if not data_args.keep_all_trials:
-            for trial in range(len(trials)):
-                if trial != chosen:
-                    shutil.rmtree(os.path.join(training_args.output_dir, name, f"trial_{trial}"), ignore_errors=True)
+        task = ClassificationTask(definition, splits, max_seq_length=data_args.max_seq_length,
+                                  double_unordered=data_args.double_unordered,
+                                  max_train_samples=finetuning_args.max_train_samples, submission_dir=submission_dir)
+        several = len([n for n in names if n != "ax"]) > 1  # one repository per task
+        task_args = dataclasses.replace(training_args, output_dir=os.path.join(training_args.output_dir, name),
+                                        hub_model_id=training_args.hub_model_id and (
+                                            f"{training_args.hub_model_id}-{name}" if several
+                                            else training_args.hub_model_id))
+        result = run_trials(task, model_path, tokenizer, task_args, explicit, finetuning_args)
+        if "summary" in result:
+            summaries[name] = result["summary"]
+            results[name] = {k: result[k] for k in ("trials", "summary", "chosen_trial", "chosen_dir", "hub_url")
+                             if k in result}
+            if name == "mnli":
+                mnli_model = result["chosen_dir"]
 
     if training_args.should_save:
+        os.makedirs(training_args.output_dir, exist_ok=True)
         with open(os.path.join(training_args.output_dir, "results.json"), "w") as f:
             json.dump(results, f, indent=1)
-    if summaries:
+    if len(summaries) > 1:
         print("\n" + format_summary(summaries))
         print(f"\nResults: {os.path.join(training_args.output_dir, 'results.json')}")
     if os.path.isdir(submission_dir):
         print(f"GLUE-server files: {submission_dir} ({', '.join(sorted(os.listdir(submission_dir)))})")
     return results
-
-
-def write_ax(task, splits, tokenizer, data_args, training_args, model_path, submission_dir) -> None:
-    """AX, the diagnostic set, is predicted by an MNLI model."""
-    if "test" not in splits:
-        return
-    model = ElectraForClassification.from_pretrained(model_path)
-    if model.config.num_labels != 3:
-        raise ValueError(f"AX needs an MNLI model (3 labels); {model_path} has {model.config.num_labels}.")
-    args = dataclasses.replace(training_args, output_dir=os.path.join(training_args.output_dir, "ax"))
-    trainer = ElectraTrainer(model=model, args=args, processing_class=tokenizer,
-                             data_collator=DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8))
-    dataset = sorted_by_length(encode(splits["test"], tokenizer, data_args.max_seq_length, labelled=False))
-    predictions = predictions_from_logits(trainer.predict(dataset).predictions, regression=False)
-    write_submission(os.path.join(submission_dir, task.submission["test"]), task, dataset["idx"], predictions)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ import sys
 from dataclasses import dataclass, field
 
 import datasets
-import transformers
 from transformers import set_seed
 from transformers.trainer_utils import has_length
 
@@ -44,20 +43,18 @@ from electra_hf.data import (
     split_for_evaluation,
     train_tokenizer,
 )
-from electra_hf.config import original_objective, original_preset, read_original_hparams
+from electra_hf.original_hparams import original_objective, original_preset, read_original_hparams
+from electra_hf.presets import DEFAULT_PRESET, PRESETS, TOY_PRESETS, training_defaults
 from electra_hf import report
-from electra_hf.tasks import cli
+from electra_hf import cli
 from electra_hf.hub import push_pair_to_hub, write_model_cards
+from electra_hf.loading import check_hub_name, check_hub_push
 from electra_hf.trainer import (
-    TOY_PRESETS,
     is_complete_checkpoint,
     check_checkpoint_matches,
     finished_training,
     last_complete_checkpoint,
     remove_checkpoints,
-    DEFAULT_PRESET,
-    PRESET_TRAINING,
-    training_defaults,
 )
 
 logger = logging.getLogger("run_pretraining")
@@ -68,7 +65,7 @@ class ModelArguments:
     preset: str = field(default=DEFAULT_PRESET, metadata={
         "help": "Model size and training recipe: demo (a CPU-sized model that learns in minutes, with a vocabulary "
                 "learned on the corpus), tiny (the original's debug model), or the original's small, small++, base, "
-                "large.", "choices": list(PRESET_TRAINING)})
+                "large.", "choices": list(PRESETS)})
     hparams: str | None = field(default=None, metadata={
         "help": "The original's --hparams (JSON string or .json file): model and training names are translated."})
     config_overrides: str | None = field(default=None, metadata={
@@ -128,8 +125,7 @@ def parse_arguments(argv: list[str]) -> tuple[ModelArguments, DataArguments, Ele
     recipe (in that order of precedence)."""
     json_file = len(argv) == 1 and argv[0].endswith(".json")
     if json_file:
-        with open(argv[0]) as f:
-            given = json.load(f)
+        given = cli.read_json_arguments(argv[0])
     else:
         pre = argparse.ArgumentParser(add_help=False)
         pre.add_argument("--preset", default=None)
@@ -297,12 +293,16 @@ def print_report(output_dir: str, model, tokenizer, held_out, metrics: dict, bas
     print("\n".join(lines))
 
 
+@cli.one_line_errors
 def main(argv: list[str] | None = None) -> dict:
     model_args, data_args, training_args = parse_arguments(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", handlers=[logging.StreamHandler()])
-    logger.setLevel(logging.INFO if training_args.should_log else logging.WARNING)
-    transformers.utils.logging.set_verbosity(training_args.get_process_log_level())  # --log_level, as run_mlm
-    datasets.utils.logging.set_verbosity(training_args.get_process_log_level())
+    cli.setup_logging(logger, training_args)
+    check_hub_push(training_args.push_to_hub)
+    for flag in ("tokenizer_name", "discriminator_name_or_path", "generator_name_or_path"):
+        if getattr(model_args, flag):
+            check_hub_name(getattr(model_args, flag), f"--{flag}")
+    if data_args.dataset_name:
+        check_hub_name(data_args.dataset_name, "--dataset_name", repo_type="dataset")
     push_to_hub, training_args.push_to_hub = training_args.push_to_hub, False  # the halves are pushed at the end
     if training_args.max_steps > 0 and training_args.warmup_steps >= training_args.max_steps:
         logger.warning("--warmup_steps %s is not shorter than --max_steps %s: the learning rate never reaches its "
@@ -350,7 +350,9 @@ def main(argv: list[str] | None = None) -> dict:
     else:
         config = build_config(model_args, data_args, tokenizer)
         model = None
-    config.check_tokenizer(tokenizer)
+    # the model masks each batch itself, drawing from the RNG the checkpoints restore; from_config checks the
+    # tokenizer against the model (before the examples are built)
+    collator = DataCollatorForElectra.from_config(tokenizer, config, mask=False)
     if checkpoint:
         check_checkpoint_matches(checkpoint, config)
     if model is None:
@@ -368,8 +370,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     trainer = ElectraTrainer(
         model=model, args=training_args, train_dataset=splits["train"], eval_dataset=held_out,
-        # the model masks each batch itself, drawing from the RNG the checkpoints restore
-        data_collator=DataCollatorForElectra.from_config(tokenizer, config, mask=False),
+        data_collator=collator,
         processing_class=tokenizer)
     corpus_name = data_args.dataset_name or ", ".join(data_args.train_files or ["the bundled Jane Austen corpus"])
     if trainer.is_world_process_zero():

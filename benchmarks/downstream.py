@@ -9,9 +9,9 @@ pre-training run has seen: the claim of the ELECTRA paper's Table 1 / Figure 1, 
 
 Arms: `electra` (run_pretraining.py's ELECTRA), `mlm` (`--objective mlm`: the same encoder trained as a
 masked LM) and `random` (the same encoder, initialised as the original initialises it, not trained). Both
-pre-training arms get the same wall-clock budget: two short calibration runs of each (N and 2N steps) measure
-its seconds per steady step, and each then trains budget / (seconds per step) steps, so the cheaper MLM step
-gets more steps. They
+pre-training arms get the same wall-clock budget: two short calibration runs of each (N and 2N steps, all
+arms calibrated before any trains) measure its seconds per steady step, and each then trains
+budget / (seconds per step) steps, so the cheaper MLM step gets more steps. They
 share one tokenizer (learned by the ELECTRA arm on the pre-training corpus). Every arm is then fine-tuned by
 run_glue.py's custom task (the original head and recipe) with seeds seed..seed+N-1; the table gives the dev
 accuracy's mean and standard deviation per arm.
@@ -259,22 +259,28 @@ def main(argv=None) -> dict:
         models = {arm: os.path.join(args.output_dir, "pretraining", arm, {"electra": "discriminator",
                                                                           "mlm": "generator"}.get(arm, ""))
                   for arm in report["arms"]}
-    for arm in [a for a in ("electra", "mlm") if not args.reuse_pretraining and (
-            a in args.arms or (a == "electra" and "random" in args.arms))]:
-        # calibrate, then train for the budget: two short runs of N and 2N steps, whose difference is the cost
-        # of N steady steps (start-up, the first slow steps and the final evaluation cancel out); the first
-        # also builds the examples and the vocabulary
+    trained = [a for a in ("electra", "mlm") if not args.reuse_pretraining and (
+        a in args.arms or (a == "electra" and "random" in args.arms))]
+    costs = {}
+    for arm in trained:
+        # calibrate every arm before any trains, so all are timed on the machine in the same state: two short
+        # runs of N and 2N steps, whose difference is the cost of N steady steps (start-up, the first slow steps
+        # and the final evaluation cancel out); the first also builds the examples and the vocabulary
         started = time.time()
         n = args.calibration_steps
         _, _, first = pretrain(arm, args, corpus, n, tokenizer_dir)
         tokenizer_dir = tokenizer_dir or os.path.join(args.output_dir, "pretraining", arm, "tokenizer")
         _, _, second = pretrain(arm, args, corpus, 2 * n, tokenizer_dir)
-        seconds = max(1e-6, (2 * n * second - n * first) / n)
+        steady = (2 * n * second - n * first) / n
+        costs[arm] = (steady if steady > 0 else second, time.time() - started)  # noise beat a tiny N: the average
+    for arm in trained:
+        seconds, calibration_wall = costs[arm]
+        started = time.time()
         steps = max(1, int(budget / seconds))
         path, metrics, seconds_measured = pretrain(arm, args, corpus, steps, tokenizer_dir)
         models[arm] = os.path.join(path, "discriminator" if arm == "electra" else "generator")
         report["arms"][arm] = {"steps": steps, "seconds_per_step": seconds, "seconds_per_step_in_run":
-                               seconds_measured, "wall_seconds": time.time() - started,
+                               seconds_measured, "wall_seconds": calibration_wall + time.time() - started,
                                "pretraining_metrics": metrics}
     if "random" in args.arms and not args.reuse_pretraining:
         models["random"] = random_encoder(args, tokenizer_dir)

@@ -27,6 +27,7 @@ counted.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import resource
@@ -117,7 +118,8 @@ def build(impl: str, config: ElectraPretrainingConfig, tokenizer, device, compil
 
         return step, model
 
-    collator = DataCollatorForElectra.from_config(tokenizer, config, position_sampling="without_replacement")
+    collator = DataCollatorForElectra(tokenizer, masking=dataclasses.replace(
+        config.masking, position_sampling="without_replacement"))
 
     def step(rows):  # transformers out of the box: full-vocabulary logits at every position
         batch = {k: t.to(device) for k, t in {**rows, **collator.mask_tokens(rows["input_ids"],

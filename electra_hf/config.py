@@ -1,7 +1,6 @@
-"""ElectraPretrainingConfig: the generator and discriminator configs plus the ELECTRA hyper-parameters.
-
-The original: configure_pretraining.py, util/training_utils.py:96-112,
-run_pretraining.py:338-348).
+"""ElectraPretrainingConfig: the generator and discriminator configs plus the ELECTRA hyper-parameters
+(the original: configure_pretraining.py, util/training_utils.py:96-112, run_pretraining.py:338-348). The presets are
+in presets.py, the translation of the original's --hparams in original_hparams.py.
 """
 
 from __future__ import annotations
@@ -13,103 +12,10 @@ from typing import Any
 from transformers import ElectraConfig, PreTrainedConfig
 from transformers.configuration_utils import SubConfigSpec
 
+from .masking import MaskingConfig, max_predictions_for
+from .original_hparams import original_model_hparams, split_original_hparams
+from .presets import PRESETS, check_preset
 from .two_tower import ElectraTwoTowerConfig
-
-# The original's model sizes (util/training_utils.py:96-112); heads and FFN follow from the hidden size.
-MODEL_SIZES = {
-    "small": {"hidden_size": 256, "num_hidden_layers": 12},
-    "base": {"hidden_size": 768, "num_hidden_layers": 12},
-    "large": {"hidden_size": 1024, "num_hidden_layers": 24},
-}
-
-# Presets in the original's hparam names (configure_pretraining.py). "tiny" is the original's debug transformer
-# (run_pretraining.py:45-49) with the small embedding size.
-PRESETS: dict[str, dict[str, Any]] = {
-    "small": {"model_size": "small", "embedding_size": 128, "generator_hidden_size": 0.25, "mask_prob": 0.15,
-              "max_seq_length": 128},
-    "small++": {"model_size": "small", "embedding_size": 128, "generator_hidden_size": 1.0, "mask_prob": 0.15,
-                "max_seq_length": 128},
-    "base": {"model_size": "base", "embedding_size": 768, "generator_hidden_size": 0.33333, "mask_prob": 0.15,
-             "max_seq_length": 512},
-    "large": {"model_size": "large", "embedding_size": 1024, "generator_hidden_size": 0.25, "mask_prob": 0.25,
-              "max_seq_length": 512},
-    "tiny": {"model_size": "small", "embedding_size": 128, "generator_hidden_size": 0.25, "mask_prob": 0.15,
-             "max_seq_length": 128,
-             "model_hparam_overrides": {"num_hidden_layers": 3, "hidden_size": 144, "intermediate_size": 576,
-                                        "num_attention_heads": 4}},
-    # Not the original's: the default run, sized by measurement to learn visibly in minutes on 2 CPU cores
-    # (benchmarks/RESULTS.md). Dropout is off: a model this small underfits in a few epochs, and dropout's
-    # random masks are a fifth of a CPU step.
-    "demo": {"model_size": "small", "embedding_size": 128, "generator_hidden_size": 0.5, "mask_prob": 0.15,
-             "max_seq_length": 128,
-             "model_hparam_overrides": {"num_hidden_layers": 2, "hidden_size": 128, "intermediate_size": 512,
-                                        "num_attention_heads": 2, "hidden_dropout_prob": 0.0,
-                                        "attention_probs_dropout_prob": 0.0}},
-}
-
-# Original hparams that configure training, not the model: they belong to ElectraTrainingArguments.
-ORIGINAL_TRAINING_HPARAMS = {
-    "learning_rate": "learning_rate",
-    "lr_decay_power": "lr_decay_power",
-    "weight_decay_rate": "weight_decay",
-    "num_warmup_steps": "warmup_steps",
-    "num_train_steps": "max_steps",
-    "train_batch_size": "per_device_train_batch_size",
-    "eval_batch_size": "per_device_eval_batch_size",
-    "save_checkpoints_steps": "save_steps",
-    "keep_checkpoint_max": "save_total_limit",
-    "num_eval_steps": None,
-    "iterations_per_loop": None,
-    "use_tpu": None,
-    "num_tpu_cores": None,
-    "tpu_job_name": None,
-    "tpu_name": None,
-    "tpu_zone": None,
-    "gcp_project": None,
-    "do_train": "do_train",
-    "do_eval": "do_eval",
-    "model_name": None,
-    "data_dir": None,
-    "pretrain_tfrecords": None,
-    "vocab_file": None,
-    "model_dir": "output_dir",
-    "results_txt": None,
-    "results_pkl": None,
-    "do_lower_case": None,
-}
-
-def read_original_hparams(hparams: dict | str) -> dict:
-    """The original's `--hparams`: a dict, a JSON string or the path of a .json file."""
-    if isinstance(hparams, dict):
-        return dict(hparams)
-    if hparams.endswith(".json") and os.path.exists(hparams):
-        with open(hparams) as f:
-            return json.load(f)
-    try:
-        return json.loads(hparams)
-    except json.JSONDecodeError as err:
-        raise ValueError(f"--hparams is neither a .json file nor JSON: {hparams!r} ({err}).") from None
-
-
-def original_preset(hparams: dict) -> str:
-    """The preset an original hparams dict asks for: its model_size, or tiny in debug mode."""
-    return "tiny" if hparams.get("debug") else hparams.get("model_size", "small")
-
-
-def original_objective(hparams: dict) -> str | None:
-    """The objective the original's hparams choose, None when they name neither flag (configure_pretraining.py:
-    electra_objective defaults to True, electric_objective to False; Electric wins when both are set)."""
-    if "electra_objective" not in hparams and "electric_objective" not in hparams:
-        return None
-    if hparams.get("electric_objective"):
-        return "electric"
-    return "electra" if hparams.get("electra_objective", True) else "mlm"
-
-
-def max_predictions_for(mask_prob: float, max_seq_length: int) -> int:
-    """The original's derived cap on masked slots per sequence (configure_pretraining.py:106-107)."""
-    return int((mask_prob + 0.005) * max_seq_length)
-
 
 def derive_generator_config(discriminator_config: ElectraConfig, generator_hidden_size: float,
                             generator_layers: float = 1.0, untied_embeddings: bool = False) -> ElectraConfig:
@@ -152,12 +58,9 @@ class ElectraPretrainingConfig(PreTrainedConfig):
         untied_generator_embeddings: the generator has embeddings of its own, of its hidden width, instead of
             sharing the discriminator's (the original's `untied_generator_embeddings`).
         max_seq_length: sequence length the data is built for; `max_predictions_per_seq` is derived from it.
-        mask_prob: fraction of tokens to mask (counting [CLS]/[SEP]).
-        max_predictions_per_seq: cap on masked slots per sequence; default `int((mask_prob+0.005)*max_seq_length)`.
-        mask_replace_prob / random_replace_prob: share of masked slots replaced by [MASK] / a random token; the
-            rest keep the original token. Original: 0.85 / 0.0.
-        position_sampling: `"with_replacement"` (the original: `tf.random.categorical`, duplicates possible) or
-            `"without_replacement"` (distinct positions; a deviation, see README).
+        mask_prob, max_predictions_per_seq (default: derived from mask_prob and max_seq_length as the original),
+            mask_replace_prob, random_replace_prob, position_sampling: the masking settings, read together as
+            `config.masking` (see `masking.MaskingConfig`, which documents and validates them).
         gen_weight / disc_weight: loss weights (1.0 / 50.0).
         temperature: generator sampling temperature.
         disallow_correct: forbid sampling the original token.
@@ -255,16 +158,7 @@ class ElectraPretrainingConfig(PreTrainedConfig):
 
     def _validate(self):
         disc, gen = self.discriminator_config, self.generator_config
-        if not 0.0 < self.mask_prob < 1.0:
-            raise ValueError(f"mask_prob={self.mask_prob} must lie in (0, 1); the original uses 0.15 (0.25 for large).")
-        if not (0.0 <= self.mask_replace_prob <= 1.0 and 0.0 <= self.random_replace_prob <= 1.0
-                and self.mask_replace_prob + self.random_replace_prob <= 1.0 + 1e-9):
-            raise ValueError(
-                f"mask_replace_prob={self.mask_replace_prob} and random_replace_prob={self.random_replace_prob} must "
-                "be in [0, 1] and sum to at most 1 (the rest keeps the original token); the original uses 0.85 / 0.0.")
-        if self.position_sampling not in ("with_replacement", "without_replacement"):
-            raise ValueError(f"position_sampling={self.position_sampling!r}: use 'with_replacement' (the original) "
-                             "or 'without_replacement'.")
+        self.masking  # noqa: B018 - building it validates the masking settings
         if self.sampling not in SAMPLING_METHODS:
             raise ValueError(f"sampling={self.sampling!r}: use 'inverse_cdf' or 'gumbel' (the original's Gumbel-max).")
         if not self.temperature > 0:
@@ -307,12 +201,11 @@ class ElectraPretrainingConfig(PreTrainedConfig):
         `ElectraConfig` field (applied to the discriminator like `model_hparam_overrides`). A `tokenizer`
         sets the vocabulary size and the special token ids.
         """
-        if name not in PRESETS:
-            raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}.")
+        check_preset(name)
         if tokenizer is not None:
             overrides = {"vocab_size": len(tokenizer), "mask_token_id": tokenizer.mask_token_id,
                          "cls_token_id": tokenizer.cls_token_id, "sep_token_id": tokenizer.sep_token_id, **overrides}
-        hparams = dict(PRESETS[name])
+        hparams = dict(PRESETS[name]["model"])
         model_overrides = dict(hparams.pop("model_hparam_overrides", {}))
         model_overrides.update(overrides.pop("model_hparam_overrides", {}) or {})
         electra_fields = set(ElectraConfig.default_config_fields())
@@ -331,46 +224,12 @@ class ElectraPretrainingConfig(PreTrainedConfig):
         Returns the config and the training hparams translated to `ElectraTrainingArguments` names (those
         without a counterpart, such as TPU settings, are dropped).
         """
-        hparams = read_original_hparams(hparams)
-        preset = original_preset(hparams)
-        hparams.pop("debug", None)
-        hparams.pop("model_size", None)
-        training = {}
-        for key in list(hparams):
-            if key in ORIGINAL_TRAINING_HPARAMS:
-                value = hparams.pop(key)
-                if ORIGINAL_TRAINING_HPARAMS[key] is not None:
-                    training[ORIGINAL_TRAINING_HPARAMS[key]] = value
+        preset, hparams, training = split_original_hparams(hparams)
         return cls.from_preset(preset, tokenizer=tokenizer, **{**hparams, **overrides}), training
 
     @classmethod
     def _from_hparams(cls, hparams: dict[str, Any]) -> "ElectraPretrainingConfig":
-        hparams = dict(hparams)
-        objective = original_objective(hparams)
-        hparams.pop("electra_objective", None)
-        hparams.pop("electric_objective", None)
-        if objective is not None:
-            hparams["objective"] = objective
-        uniform, two_tower = hparams.pop("uniform_generator", False), hparams.pop("two_tower_generator", None)
-        if uniform and two_tower:
-            raise ValueError("uniform_generator and two_tower_generator are both true: choose one generator.")
-        if uniform or two_tower is not None:
-            hparams["generator_type"] = "uniform" if uniform else "two_tower" if two_tower else "masked_lm"
-        if "untied_generator" in hparams:
-            hparams["tie_generator"] = not hparams.pop("untied_generator") and hparams.get("objective") != "mlm"
-        size = hparams.pop("model_size")
-        if size not in MODEL_SIZES:
-            raise ValueError(f"model_size={size!r}: the original knows 'small', 'base' and 'large'.")
-        # util/training_utils.py:96-112: overrides, then heads and FFN from the hidden size, then overrides again.
-        model = dict(MODEL_SIZES[size])
-        model["vocab_size"] = hparams.pop("vocab_size", 30522)
-        overrides = hparams.pop("model_hparam_overrides", {})
-        model.update(overrides)
-        model["num_attention_heads"] = max(1, model["hidden_size"] // 64)
-        model["intermediate_size"] = 4 * model["hidden_size"]
-        model.update(overrides)
-        embedding_size = hparams.pop("embedding_size", None)
-        model["embedding_size"] = model["hidden_size"] if embedding_size is None else embedding_size
+        model, hparams = original_model_hparams(hparams)
         known = set(cls.__dataclass_fields__)
         unknown = [k for k in hparams if k not in known or k in ("discriminator_config", "generator_config")]
         if unknown:
@@ -383,13 +242,17 @@ class ElectraPretrainingConfig(PreTrainedConfig):
         """The network that reads the text: the discriminator (the generator in MLM mode)."""
         return self.discriminator_config if self.objective != "mlm" else self.generator_config
 
-    def masking_kwargs(self) -> dict[str, Any]:
-        """The arguments of `masking.mask_tokens` for this config."""
+    @property
+    def masking(self) -> MaskingConfig:
+        """The masking settings (saved with the config as its own fields; MaskingConfig owns and validates them)."""
+        return MaskingConfig(mask_prob=self.mask_prob, max_predictions_per_seq=self.max_predictions_per_seq,
+                             mask_replace_prob=self.mask_replace_prob, random_replace_prob=self.random_replace_prob,
+                             position_sampling=self.position_sampling)
+
+    def masking_vocabulary(self) -> dict[str, Any]:
+        """The token ids `masking.mask_tokens` needs besides the settings."""
         return {"never_masked_ids": (self.cls_token_id, self.sep_token_id, self.mask_token_id),
-                "mask_token_id": self.mask_token_id, "vocab_size": self.discriminator_config.vocab_size,
-                "mask_prob": self.mask_prob, "max_predictions_per_seq": self.max_predictions_per_seq,
-                "mask_replace_prob": self.mask_replace_prob, "random_replace_prob": self.random_replace_prob,
-                "position_sampling": self.position_sampling}
+                "mask_token_id": self.mask_token_id, "vocab_size": self.discriminator_config.vocab_size}
 
     def check_tokenizer(self, tokenizer) -> None:
         """Fail early when the tokenizer does not fit the model's vocabulary or special tokens."""

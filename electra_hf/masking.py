@@ -8,30 +8,76 @@ draws the same masks as an uninterrupted one).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 
 # Per-position corruption codes; a position chosen by several slots takes the largest.
 KEEP, RANDOM, MASK = 0, 1, 2
+POSITION_SAMPLING = ("with_replacement", "without_replacement")
+
+
+def max_predictions_for(mask_prob: float, max_seq_length: int) -> int:
+    """The original's derived cap on masked slots per sequence (configure_pretraining.py:106-107)."""
+    return int((mask_prob + 0.005) * max_seq_length)
+
+
+@dataclass(frozen=True)
+class MaskingConfig:
+    """How a batch is masked: the one owner of these settings, validated here. `ElectraPretrainingConfig.masking`
+    gives a model's; `DataCollatorForElectra` reads one.
+
+    mask_prob: fraction of tokens to mask (counting [CLS]/[SEP]); the original 0.15 (0.25 for large).
+    max_predictions_per_seq: cap on masked slots per sequence (`max_predictions_for(mask_prob, length)`).
+    mask_replace_prob / random_replace_prob: share of slots replaced by [MASK] / a random token; the rest keep
+        their token. The original: 0.85 / 0.0.
+    position_sampling: "with_replacement" (the original: `tf.random.categorical`, duplicates possible) or
+        "without_replacement" (distinct positions; a deviation).
+    """
+
+    mask_prob: float = 0.15
+    max_predictions_per_seq: int = max_predictions_for(0.15, 128)
+    mask_replace_prob: float = 0.85
+    random_replace_prob: float = 0.0
+    position_sampling: str = "with_replacement"
+
+    def __post_init__(self):
+        if not 0.0 < self.mask_prob < 1.0:
+            raise ValueError(f"mask_prob={self.mask_prob} must lie in (0, 1); the original uses 0.15 (0.25 for large).")
+        if not (0.0 <= self.mask_replace_prob <= 1.0 and 0.0 <= self.random_replace_prob <= 1.0
+                and self.mask_replace_prob + self.random_replace_prob <= 1.0 + 1e-9):
+            raise ValueError(
+                f"mask_replace_prob={self.mask_replace_prob} and random_replace_prob={self.random_replace_prob} must "
+                "be in [0, 1] and sum to at most 1 (the rest keeps the original token); the original uses 0.85 / 0.0.")
+        if self.position_sampling not in POSITION_SAMPLING:
+            raise ValueError(f"position_sampling={self.position_sampling!r}: use 'with_replacement' (the original) "
+                             "or 'without_replacement'.")
+        if self.max_predictions_per_seq < 1:
+            raise ValueError(f"max_predictions_per_seq={self.max_predictions_per_seq} must be at least 1.")
+
+    @classmethod
+    def for_length(cls, max_seq_length: int, mask_prob: float = 0.15, max_predictions_per_seq: int | None = None,
+                   **settings) -> "MaskingConfig":
+        """The settings for sequences of `max_seq_length`, the slot cap derived as the original derives it."""
+        if max_predictions_per_seq is None:
+            max_predictions_per_seq = max_predictions_for(mask_prob, max_seq_length)
+        return cls(mask_prob=mask_prob, max_predictions_per_seq=max_predictions_per_seq, **settings)
 
 
 def mask_tokens(
     input_ids: torch.Tensor,
     attention_mask: torch.Tensor,
+    masking: MaskingConfig,
     *,
     never_masked_ids: Sequence[int],
     mask_token_id: int,
     vocab_size: int,
-    mask_prob: float,
-    max_predictions_per_seq: int,
-    mask_replace_prob: float = 0.85,
-    random_replace_prob: float = 0.0,
-    position_sampling: str = "with_replacement",
     generator: torch.Generator | None = None,
 ) -> dict[str, torch.Tensor]:
     """Choose and corrupt the positions the generator predicts.
 
-    Each row gets `n = max(1, min(N, round_half_even(num_tokens * mask_prob)))` slots, where `num_tokens`
+    `masking` holds the settings (MaskingConfig). Each row gets `n = max(1, min(N, round_half_even(num_tokens *
+    mask_prob)))` slots, where `num_tokens`
     counts every non-pad token including [CLS]/[SEP] and `N = max_predictions_per_seq`. Slot positions are
     uniform over the non-pad tokens not in `never_masked_ids` (the original: [CLS], [SEP], [MASK]), drawn
     with replacement by default as `tf.random.categorical` does. Each slot becomes [MASK] with
@@ -42,6 +88,9 @@ def mask_tokens(
     Returns `masked_input_ids` [B, L] and `masked_lm_positions`, `masked_lm_ids`, `masked_lm_weights` [B, N].
     """
     # No host-to-device copies and no data-dependent shapes below: on a GPU this runs without a sync.
+    mask_prob, max_predictions_per_seq = masking.mask_prob, masking.max_predictions_per_seq
+    mask_replace_prob, random_replace_prob = masking.mask_replace_prob, masking.random_replace_prob
+    position_sampling = masking.position_sampling
     device = input_ids.device
     batch_size, seq_len = input_ids.shape
     num_slots = max_predictions_per_seq
@@ -57,8 +106,6 @@ def mask_tokens(
     num_to_predict = torch.where(candidates.any(-1), num_to_predict, 0)
     if position_sampling == "without_replacement":
         num_to_predict = torch.minimum(num_to_predict, candidates.sum(-1))
-    elif position_sampling != "with_replacement":
-        raise ValueError(f"position_sampling={position_sampling!r}: use 'with_replacement' or 'without_replacement'.")
     slot_valid = torch.arange(num_slots, device=device).unsqueeze(0) < num_to_predict.unsqueeze(1)
 
     if position_sampling == "with_replacement":

@@ -297,7 +297,7 @@ class ElectraPretrainingModel(PreTrainedModel):
             attention_mask = torch.ones_like(input_ids)
         config = self.config
         if masked_lm_positions is None:
-            masking = mask_tokens(input_ids, attention_mask, **config.masking_kwargs())
+            masking = mask_tokens(input_ids, attention_mask, config.masking, **config.masking_vocabulary())
             masked_input_ids, masked_lm_positions = masking["masked_input_ids"], masking["masked_lm_positions"]
             masked_lm_ids, masked_lm_weights = masking["masked_lm_ids"], masking["masked_lm_weights"]
         weights = masked_lm_weights.float()

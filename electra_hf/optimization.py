@@ -65,12 +65,21 @@ def electra_lr_lambda(step: int, num_warmup_steps: float, num_training_steps: in
     return decay * warmup
 
 
+def electra_lr_lambda_of_next_step(step: int, **schedule) -> float:
+    """The rate of step k + 1 for update k: what the original's graph applies on a CPU or GPU, where its
+    `global_step` increment (model/optimization.py:65-66, grouped with the update without a control dependency)
+    runs before the rate (lines 35-45) is read. The first update already moves by lr(1); the last by lr(T) = 0."""
+    return electra_lr_lambda(step + 1, **schedule)
+
+
 def get_electra_schedule(optimizer: torch.optim.Optimizer, num_warmup_steps: float, num_training_steps: int,
-                         power: float = 1.0) -> LambdaLR:
-    """The original learning-rate schedule as a LambdaLR (update k uses the rate at step k)."""
+                         power: float = 1.0, next_step: bool = False) -> LambdaLR:
+    """The original learning-rate schedule as a LambdaLR: update k uses the rate of step k (transformers'
+    alignment), or of step k + 1 with `next_step` (the original's graph; see electra_lr_lambda_of_next_step)."""
     if num_training_steps <= 0:
         raise ValueError(f"num_training_steps={num_training_steps} must be positive.")
-    return LambdaLR(optimizer, functools.partial(electra_lr_lambda, num_warmup_steps=num_warmup_steps,
+    rate = electra_lr_lambda_of_next_step if next_step else electra_lr_lambda
+    return LambdaLR(optimizer, functools.partial(rate, num_warmup_steps=num_warmup_steps,
                                                  num_training_steps=num_training_steps, power=power))
 
 

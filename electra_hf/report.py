@@ -89,7 +89,7 @@ def replaced_token_detection(model: ElectraPretrainingModel, tokenizer, features
     which positions were masked, replaced (the label) and flagged (discriminator logit > 0), and the
     generator's argmax at each masked position, and whether there is a discriminator (not for the MLM baseline)."""
     config = model.config
-    collator = DataCollatorForElectra.from_config(tokenizer, config, mask=False)
+    collator = DataCollatorForElectra(tokenizer, masking=config.masking, mask=False)  # the run checked the tokenizer
     batch = collator(features)
     generator = torch.Generator().manual_seed(seed)
     batch.update(collator.mask_tokens(batch["input_ids"], batch["attention_mask"], generator=generator))

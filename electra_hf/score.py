@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from .cli import parse_arguments
 from .scoring import LONG_TEXTS, check_nbest_item, load_scorer, pseudo_log_likelihoods, rerank
-from .tasks.cli import parse_arguments
 
 logger = logging.getLogger("electra_hf.score")
 

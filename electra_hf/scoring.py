@@ -15,7 +15,7 @@ PLL by a text-independent amount plus noise. Padding is not part of the text eit
 Texts longer than one window (the model's `max_position_embeddings`, or `max_length`, less [CLS] and [SEP]) are
 scored in overlapping windows, each `[CLS] window [SEP]`, advancing by `stride` tokens (default half a window);
 every token is scored exactly once, in the window where it has the most context on both sides (the QA
-max-context rule, `electra_hf.tasks.qa_data.max_context_windows`). `long_texts="error"` refuses such texts
+max-context rule, `electra_hf.data.windows.max_context_windows`). `long_texts="error"` refuses such texts
 instead. Nothing is ever truncated.
 """
 
@@ -34,8 +34,8 @@ from tqdm.auto import tqdm
 from transformers import AutoConfig, ElectraForPreTraining, PreTrainedTokenizerBase
 
 from .config import ElectraPretrainingConfig
-from .tasks.cli import discriminator_path, load_model_tokenizer
-from .tasks.qa_data import document_windows, max_context_windows
+from .data.windows import document_windows, max_context_windows
+from .loading import discriminator_path, load_model_tokenizer
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,6 @@ import logging
 import os
 import re
 import shutil
-from dataclasses import dataclass, field
 
 import torch
 from torch.utils.data import SequentialSampler
@@ -22,83 +21,6 @@ from .modeling import ElectraPretrainingModel
 from .optimization import AdamWeightDecay, electra_parameter_groups, get_electra_schedule
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class ElectraTrainingArguments(TrainingArguments):
-    """`TrainingArguments` with the original pre-training defaults and its optimizer options."""
-
-    learning_rate: float = field(default=5e-4, metadata={"help": "Peak learning rate (original small: 5e-4; "
-                                                                  "base/large: 2e-4)."})
-    weight_decay: float = field(default=0.01, metadata={"help": "Decoupled weight decay, scaled by the learning "
-                                                                "rate; not applied to LayerNorm or biases."})
-    adam_epsilon: float = field(default=1e-6, metadata={"help": "Adam epsilon, added outside the square root."})
-    warmup_steps: float = field(default=10000, metadata={"help": "Warm-up steps (a value < 1 is a fraction of the "
-                                                                 "training steps, e.g. 0.1 for fine-tuning)."})
-    max_grad_norm: float = field(default=1.0, metadata={"help": "Global-norm clipping over all parameters."})
-    original_optimizer: bool = field(default=True, metadata={
-        "help": "Use the original AdamWeightDecayOptimizer (no bias correction unless --adam_bias_correction); "
-                "False uses the Trainer's --optim."})
-    adam_bias_correction: bool = field(default=False, metadata={
-        "help": "Apply Adam's bias correction (the original does not)."})
-    original_lr_schedule: bool = field(default=True, metadata={
-        "help": "Use the original schedule lr*min(1,t/W)*(1-t/T)^power; False uses --lr_scheduler_type."})
-    lr_decay_power: float = field(default=1.0, metadata={"help": "Power of the polynomial decay (1.0 = linear)."})
-    layerwise_lr_decay: float = field(default=0.0, metadata={
-        "help": "Layer-wise learning-rate decay factor (the original fine-tunes with 0.8, 0.9 for large); "
-                "0 turns it off, as in pre-training."})
-    layerwise_lr_depth_rule: str = field(default="original", metadata={
-        "help": "'original': the released code's depths (top layer gets decay^2); 'paper': the intended ones.",
-        "choices": ["original", "paper"]})
-    overwrite_output_dir: bool = field(default=False, metadata={
-        "help": "Start afresh in --output_dir instead of resuming from its last checkpoint."})
-    packed_dropout: bool = field(default=True, metadata={
-        "help": "On a CPU, draw dropout masks four per 64-bit random number (an ELECTRA-Small step about a sixth "
-                "shorter; the drop rate is rounded to a multiple of 1/65536); False uses torch's dropout. No effect "
-                "on other devices."})
-
-    def __post_init__(self):
-        super().__post_init__()
-        if self.layerwise_lr_depth_rule not in ("original", "paper"):
-            raise ValueError(f"layerwise_lr_depth_rule={self.layerwise_lr_depth_rule!r}: use 'original' or 'paper'.")
-        if self.layerwise_lr_decay < 0:
-            raise ValueError(f"layerwise_lr_decay={self.layerwise_lr_decay} must be >= 0 (0 turns it off).")
-
-
-# The original's recipe per preset (configure_pretraining.py; its batch sizes are global, here per device) and a CPU
-# demo for tiny, applied as defaults under anything the user passes.
-PRESET_TRAINING = {
-    "small": {"learning_rate": 5e-4, "per_device_train_batch_size": 128, "max_steps": 1_000_000},
-    "small++": {"learning_rate": 5e-4, "per_device_train_batch_size": 128, "max_steps": 1_000_000},
-    "base": {"learning_rate": 2e-4, "per_device_train_batch_size": 256, "max_steps": 766_000},
-    "large": {"learning_rate": 2e-4, "per_device_train_batch_size": 2048, "max_steps": 400_000},
-    "tiny": {"learning_rate": 1e-3, "per_device_train_batch_size": 16, "max_steps": 300, "warmup_steps": 30,
-             "logging_steps": 25, "eval_steps": 150, "save_steps": 150, "per_device_eval_batch_size": 64},
-    # The default run (measured in benchmarks/RESULTS.md). Adam's bias correction on: without it the first
-    # updates are ~3x larger and a model this small at this learning rate collapses to unigram predictions.
-    "demo": {"learning_rate": 2e-3, "per_device_train_batch_size": 32, "max_steps": 600, "warmup_steps": 60,
-             "adam_bias_correction": True, "logging_steps": 25, "eval_steps": 200, "save_steps": 200,
-             "per_device_eval_batch_size": 100, "eval_size": 500, "train_tokenizer": True, "vocab_size": 4096},
-}
-# Electric's step costs about 2.5x ELECTRA's on a CPU (two towers and a cloze head at every position): its demo
-# gets the same wall-clock budget in fewer steps.
-OBJECTIVE_TRAINING = {("demo", "electric"): {"max_steps": 250, "warmup_steps": 25, "eval_steps": 125,
-                                             "save_steps": 125}}
-DEFAULT_PRESET = "demo"
-TOY_PRESETS = ("demo", "tiny")  # trained for minutes: their model cards say so
-COMMON_TRAINING = {"warmup_steps": 10_000, "logging_steps": 100, "eval_strategy": "steps", "eval_steps": 10_000,
-                   "save_strategy": "steps", "save_steps": 1000, "save_total_limit": 5, "report_to": "tensorboard",
-                   "per_device_eval_batch_size": 128, "ddp_find_unused_parameters": False}
-
-
-def training_defaults(preset: str, objective: str | None = None) -> dict:
-    """Defaults for a preset's run: the original's per-size recipe (the demo's: also its data and vocabulary
-    settings), adjusted for the objective where it needs it."""
-    if preset not in PRESET_TRAINING:
-        raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESET_TRAINING)}.")
-    return {**COMMON_TRAINING, "output_dir": f"runs/electra-{preset}",
-            "dataloader_pin_memory": torch.cuda.is_available(),  # pinning without a GPU only warns
-            **PRESET_TRAINING[preset], **OBJECTIVE_TRAINING.get((preset, objective), {})}
 
 
 def _transformer_layers(model: torch.nn.Module) -> int | None:
@@ -151,13 +73,13 @@ def finished_training(checkpoint: str | None, args: TrainingArguments) -> Traine
     return state if state.global_step >= target > 0 else None
 
 
-def remove_checkpoints(output_dir: str) -> None:
+def remove_checkpoints(output_dir: str, reason: str = "--overwrite_output_dir") -> None:
     """Delete `checkpoint-N` folders, so that a run started afresh is not resumed from an older run later."""
     if not os.path.isdir(output_dir):
         return
     for name in os.listdir(output_dir):
         if re.fullmatch(r"checkpoint-\d+", name):
-            logger.info("Removing %s (--overwrite_output_dir)", os.path.join(output_dir, name))
+            logger.info("Removing %s (%s)", os.path.join(output_dir, name), reason)
             shutil.rmtree(os.path.join(output_dir, name))
 
 
@@ -208,8 +130,9 @@ class ElectraTrainer(Trainer):
         if getattr(self.args, "packed_dropout", False):
             use_packed_dropout(model)
         tokenizer = self.processing_class or getattr(self.data_collator, "tokenizer", None)
-        if isinstance(model, ElectraPretrainingModel) and tokenizer is not None:
-            model.config.check_tokenizer(tokenizer)
+        checked = getattr(self.data_collator, "checked_config", None) is getattr(model, "config", None)
+        if isinstance(model, ElectraPretrainingModel) and tokenizer is not None and not checked:
+            model.config.check_tokenizer(tokenizer)  # DataCollatorForElectra.from_config has done it already
 
     def _get_eval_sampler(self, eval_dataset):
         # transformers v5 groups evaluation batches by length (shuffled) when training does; predictions must
@@ -240,7 +163,7 @@ class ElectraTrainer(Trainer):
             # A fraction is kept as a float, as the original's warmup_proportion * num_train_steps.
             warmup = warmup * num_training_steps if warmup < 1 else warmup
             self.lr_scheduler = get_electra_schedule(optimizer or self.optimizer, warmup, num_training_steps,
-                                                     self.args.lr_decay_power)
+                                                     self.args.lr_decay_power, self.args.lr_of_next_step)
             self._created_lr_scheduler = True
         return self.lr_scheduler
 

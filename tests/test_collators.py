@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from electra_hf import DataCollatorForElectra, ElectraPretrainingConfig
+from electra_hf.masking import MaskingConfig
 
 CLS, SEP, MASK, PAD, UNK = 101, 102, 103, 0, 100
 
@@ -37,8 +38,8 @@ def test_masked_count_per_length_is_round_half_even_in_float32(tokenizer):
 
 
 def test_cap_at_max_predictions_and_dummy_slots(tokenizer):
-    collator = DataCollatorForElectra(tokenizer, max_seq_length=512)  # N = int(0.155 * 512) = 79
-    assert collator.max_predictions_per_seq == 79
+    collator = DataCollatorForElectra(tokenizer, masking=MaskingConfig.for_length(512))  # N = int(0.155 * 512) = 79
+    assert collator.masking.max_predictions_per_seq == 79
     ids, mask = rows_of_lengths([512, 40])
     out = collator.mask_tokens(ids, mask)
     assert out["masked_lm_weights"].sum(-1).tolist() == [77.0, 6.0]  # round(76.8) = 77 and round(6.0)
@@ -86,8 +87,8 @@ def test_with_replacement_statistics_match_the_original(tokenizer):
 
 
 def test_slot_level_split_and_random_replacement(tokenizer):
-    collator = DataCollatorForElectra(tokenizer, mask_replace_prob=0.8, random_replace_prob=0.1,
-                                      position_sampling="without_replacement")
+    collator = DataCollatorForElectra(tokenizer, masking=MaskingConfig(mask_replace_prob=0.8, random_replace_prob=0.1,
+                                                                     position_sampling="without_replacement"))
     ids, mask = rows_of_lengths([128] * 3000)
     out = collator.mask_tokens(ids, mask)
     chosen = torch.zeros_like(ids, dtype=torch.bool).scatter_(1, out["masked_lm_positions"], True)
@@ -102,7 +103,7 @@ def test_slot_level_split_and_random_replacement(tokenizer):
 
 
 def test_without_replacement_draws_distinct_positions(tokenizer):
-    collator = DataCollatorForElectra(tokenizer, position_sampling="without_replacement")
+    collator = DataCollatorForElectra(tokenizer, masking=MaskingConfig(position_sampling="without_replacement"))
     ids, mask = rows_of_lengths([128, 40, 4] * 200, pad_to=128)
     out = collator.mask_tokens(ids, mask)
     for positions, weights in zip(out["masked_lm_positions"], out["masked_lm_weights"]):
@@ -134,6 +135,17 @@ def test_row_without_candidates_masks_nothing(tokenizer):
 def test_from_config_checks_the_tokenizer(tokenizer):
     config = ElectraPretrainingConfig.from_preset("tiny", mask_prob=0.25, max_seq_length=512)
     collator = DataCollatorForElectra.from_config(tokenizer, config)
-    assert (collator.mask_prob, collator.max_predictions_per_seq) == (0.25, 130)
+    assert collator.masking == MaskingConfig(mask_prob=0.25, max_predictions_per_seq=130)
+    assert MaskingConfig.for_length(512, mask_prob=0.25) == collator.masking  # derived as the original
     with pytest.raises(ValueError, match="vocab_size"):
         DataCollatorForElectra.from_config(tokenizer, ElectraPretrainingConfig.from_preset("tiny", vocab_size=100))
+
+
+def test_masking_settings_are_validated_in_one_place():
+    for bad, message in (({"mask_prob": 1.0}, "mask_prob=1.0 must lie in"),
+                         ({"mask_replace_prob": 0.9, "random_replace_prob": 0.2}, "sum to at most 1"),
+                         ({"position_sampling": "sorted"}, "position_sampling='sorted'")):
+        with pytest.raises(ValueError, match=message):
+            MaskingConfig(**bad)
+        with pytest.raises(ValueError, match=message):  # the model's config reads the same owner
+            ElectraPretrainingConfig.from_preset("tiny", **bad)

@@ -7,7 +7,7 @@ import pytest
 from transformers import ElectraConfig
 
 from electra_hf import ElectraPretrainingConfig
-from electra_hf.config import max_predictions_for
+from electra_hf.masking import max_predictions_for
 
 
 def sizes(cfg: ElectraConfig):

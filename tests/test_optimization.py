@@ -151,3 +151,24 @@ def test_weight_decay_exclusions_on_the_pretraining_model(tiny_config):
     assert all(("LayerNorm" in n or n.endswith("bias")) for n in set(named) - decayed)
     # shared parameters appear once
     assert len(decay_of) == len({id(p) for p in model.parameters()})
+
+
+@pytest.mark.parametrize("next_step", [False, True])
+def test_the_rate_each_update_uses_in_both_alignments(next_step, tmp_path):
+    """Update k (0-based) gets lr(k) by default and lr(k + 1) with lr_of_next_step, as the original's graph
+    (model/optimization.py:35-45, 65-66): its first update already moves, its last one does not."""
+    from electra_hf import ElectraTrainer, ElectraTrainingArguments
+
+    model = torch.nn.Linear(2, 1)
+    args = ElectraTrainingArguments(output_dir=str(tmp_path), learning_rate=1.0, warmup_steps=4, max_steps=10,
+                                    lr_of_next_step=next_step, report_to="none", use_cpu=True)
+    trainer = ElectraTrainer(model=model, args=args)
+    trainer.create_optimizer_and_scheduler(num_training_steps=10)
+    rates = []
+    for _ in range(10):
+        rates.append(trainer.optimizer.param_groups[0]["lr"])
+        trainer.optimizer.step()
+        trainer.lr_scheduler.step()
+    shift = 1 if next_step else 0
+    assert rates == pytest.approx([min(1, (k + shift) / 4) * (1 - (k + shift) / 10) for k in range(10)])
+    assert (rates[0] > 0, rates[-1] == 0) == (next_step, next_step)

@@ -9,14 +9,13 @@ import numpy as np
 import pytest
 from datasets import Dataset
 
+from electra_hf.data.windows import document_windows, max_context_windows
 from electra_hf.tasks.qa_data import (
     QA_FEATURES,
     check_training_examples,
-    document_windows,
     featurize_qa,
     improve_answer_span,
     load_qa_file,
-    max_context_windows,
     prepare_features,
     training_problem,
     whitespace_words,

@@ -247,6 +247,8 @@ def test_push_to_hub_uploads_both_halves(corpus, tmp_path, monkeypatch):
             calls.append(("upload", repo_id, sorted(os.listdir(folder_path))))
 
     monkeypatch.setattr("electra_hf.hub.HfApi", FakeApi)
+    monkeypatch.setattr("electra_hf.loading.constants.HF_HUB_OFFLINE", False)  # as if online: the check passes
+    monkeypatch.setattr("electra_hf.loading.hub_reachable", lambda: True)
     run_pretraining.main(args_for(corpus, tmp_path / "p", max_steps=1, push_to_hub=True, hub_model_id="me/tiny",
                                   eval_size=0))
     assert ("create", "me/tiny-discriminator") in calls and ("create", "me/tiny-generator") in calls
@@ -272,8 +274,11 @@ def test_bad_input_is_named(corpus, tmp_path):
         run_pretraining.main(args_for(corpus, tmp_path / "x", train_files=str(tmp_path / "missing.txt")))
     with pytest.raises(ValueError, match="both --discriminator_name_or_path and --generator_name_or_path"):
         run_pretraining.main(args_for(corpus, tmp_path / "y", discriminator_name_or_path=str(tmp_path)))
-    with pytest.raises(ValueError, match="could not load a tokenizer from '.*nothing-here'"):
+    with pytest.raises(ValueError, match="--tokenizer_name '.*nothing-here': no such directory"):
         run_pretraining.main(args_for(corpus, tmp_path / "z", tokenizer_name=str(tmp_path / "nothing-here")))
+    with pytest.raises(ValueError, match="--push_to_hub needs the Hub"):  # before training, not after it
+        run_pretraining.main(args_for(corpus, tmp_path / "w", push_to_hub=True))
+    assert not (tmp_path / "w").exists()
 
 
 @pytest.mark.slow

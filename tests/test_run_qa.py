@@ -69,15 +69,15 @@ def test_mrqa_jsonl_and_trials(tmp_path, discriminator):
     assert results["scoring"] == "mrqa" and len(results["trials"]) == 2
     assert results["summary"]["exact_match"]["best"] > 50  # references are upper case: normalisation matters
     chosen = results["chosen_trial"]
-    assert set(os.listdir(tmp_path / "out")) == {f"trial_{chosen}", "results.json"}  # the other trial is removed
+    assert set(os.listdir(tmp_path / "out")) == {f"trial_{chosen}", "results.json", "trials.json"}  # the other removed
     assert json.load(open(tmp_path / "out" / f"trial_{chosen}" / "config.json"))["qa_joint_prediction"] is False
 
 
 def test_explicit_arguments_in_any_spelling_win_over_the_recipe():
-    model_args, _, training_args, explicit = run_qa.parse_qa_arguments(
+    _, head_args, _, _, training_args, explicit = run_qa.parse_qa_arguments(
         ["--model_name_or_path", "m", "--no_joint_prediction", "--learning-rate", "3e-4", "--answerable_w", "0.1"])
     assert {"joint_prediction", "learning_rate", "answerable_weight"} <= explicit and "num_train_epochs" not in explicit
-    assert model_args.joint_prediction is False and training_args.learning_rate == 3e-4
+    assert head_args.joint_prediction is False and training_args.learning_rate == 3e-4
     assert training_args.do_train and training_args.do_eval  # neither given: train and evaluate
 
 

@@ -138,6 +138,21 @@ def test_tokenizer_mismatch_fails_at_construction(tmp_path, tokenizer):
                        processing_class=tokenizer)
 
 
+
+def test_the_tokenizer_is_checked_once(tmp_path, tokenizer, monkeypatch):
+    from electra_hf import DataCollatorForElectra, ElectraPretrainingConfig
+    calls = []
+    original = ElectraPretrainingConfig.check_tokenizer
+    monkeypatch.setattr(ElectraPretrainingConfig, "check_tokenizer", lambda self, tok: calls.append(1) or original(
+        self, tok))
+    model = ElectraPretrainingModel(ElectraPretrainingConfig.from_preset("tiny", num_hidden_layers=1))
+    collator = DataCollatorForElectra.from_config(tokenizer, model.config, mask=False)
+    ElectraTrainer(model=model, args=ElectraTrainingArguments(output_dir=str(tmp_path), report_to="none",
+                                                              use_cpu=True),
+                   data_collator=collator, processing_class=tokenizer)
+    assert calls == [1]  # by from_config; the Trainer sees the collator was built for this model
+
+
 @pytest.mark.slow
 def test_two_process_run_through_accelerate_launch(tmp_path):
     script = os.path.join(os.path.dirname(__file__), "ddp_script.py")

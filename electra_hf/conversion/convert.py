@@ -30,7 +30,8 @@ from transformers import (
     PreTrainedConfig,
 )
 
-from ..config import ElectraPretrainingConfig, original_objective, read_original_hparams
+from ..config import ElectraPretrainingConfig
+from ..original_hparams import original_objective, read_original_hparams
 from ..modeling import ElectraPretrainingModel, generator_class
 from ..two_tower import ElectraTwoTowerConfig, ElectraTwoTowerGenerator, saved_generator_class
 from .names import (

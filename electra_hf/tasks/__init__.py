@@ -1,6 +1,7 @@
 """Fine-tuning tasks: GLUE-style classification and regression, extractive question answering, tagging."""
 
 from .classification import (
+    ClassificationTask,
     ElectraForClassification,
     double_unordered,
     encode,
@@ -12,6 +13,7 @@ from .glue import (
     GLUE_TASKS,
     TRAINABLE_TASKS,
     GlueTask,
+    custom_task,
     get_task,
     load_files,
     load_glue_hub,
@@ -22,7 +24,25 @@ from .glue import (
 from .qa_model import ElectraForSpanQuestionAnswering, qa_config
 from .tagging import ElectraForTagging
 
-__all__ = ["GLUE_TASKS", "TRAINABLE_TASKS", "ElectraForClassification", "ElectraForSpanQuestionAnswering",
-           "ElectraForTagging", "GlueTask", "qa_config", "double_unordered", "encode",
-           "featurize", "get_task", "load_files", "load_glue_hub", "load_task_splits", "read_glue_tsv",
-           "sorted_by_length", "truncate_pair", "write_submission"]
+__all__ = [
+    "GLUE_TASKS",
+    "TRAINABLE_TASKS",
+    "ClassificationTask",
+    "ElectraForClassification",
+    "ElectraForSpanQuestionAnswering",
+    "ElectraForTagging",
+    "GlueTask",
+    "custom_task",
+    "double_unordered",
+    "encode",
+    "featurize",
+    "get_task",
+    "load_files",
+    "load_glue_hub",
+    "load_task_splits",
+    "qa_config",
+    "read_glue_tsv",
+    "sorted_by_length",
+    "truncate_pair",
+    "write_submission",
+]

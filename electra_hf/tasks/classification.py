@@ -1,17 +1,25 @@
 """Sentence(-pair) classification and regression as the original fine-tunes them
 (finetune/classification/classification_tasks.py, run_finetuning.py:37-73): the featurizer with BERT's pair truncation,
-`double_unordered`, and the head (dropout + one Glorot-initialised linear layer on [CLS], the loss summed over the
-batch)."""
+`double_unordered`, the head (dropout + one Glorot-initialised linear layer on [CLS], the loss summed over the
+batch), and the Task that fine-tunes GLUE or any such task with it."""
 
 from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
 
 import torch
 from datasets import Dataset, concatenate_datasets
 from torch import nn
-from transformers import ElectraConfig, ElectraModel
+from transformers import DataCollatorWithPadding, ElectraConfig, ElectraModel
 from transformers.modeling_outputs import SequenceClassifierOutput
 
+from ..metrics.glue import glue_metrics, predictions_from_logits
+from ..trainer import ElectraTrainer
+from .glue import GlueTask, write_submission
 from .heads import ElectraWithTaskHead
+from .runner import Task
 
 # The original's classifier dropout (classification_tasks.py: keep_prob=0.9), whatever the encoder's.
 HEAD_DROPOUT = 0.1
@@ -119,3 +127,83 @@ class ElectraForClassification(ElectraWithTaskHead):
             else:
                 loss = nn.functional.cross_entropy(logits.float(), labels, reduction="sum")
         return SequenceClassifierOutput(loss=loss, logits=logits)
+
+
+class ClassificationTask(Task):
+    """A GLUE task, or any sentence(-pair) classification or regression task (a `GlueTask` definition with
+    `custom` columns), fine-tuned as the original: splits with `text_a`/`text_b`/`label`/`idx` columns
+    (glue.load_task_splits, glue.load_files), MNLI scored on both dev sets, test predictions as GLUE-server files."""
+
+    model_class = ElectraForClassification
+
+    def __init__(self, definition: GlueTask, splits: dict[str, Dataset], *, max_seq_length: int = 128,
+                 double_unordered: bool | None = None, max_train_samples: int | None = None,
+                 submission_dir: str | None = None):
+        self.definition, self.splits, self.max_seq_length = definition, splits, max_seq_length
+        self.name, self.epochs, self.headline = definition.name, definition.epochs, definition.metrics[0]
+        self.double_unordered = definition.double_unordered if double_unordered is None else double_unordered
+        self.max_train_samples, self.submission_dir = max_train_samples, submission_dir
+
+    def model_kwargs(self) -> dict:
+        labels = self.definition.labels
+        if labels is None:
+            return {"num_labels": 1, "problem_type": "regression"}
+        return {"num_labels": len(labels), "problem_type": "single_label_classification",
+                "id2label": dict(enumerate(labels)), "label2id": {v: i for i, v in enumerate(labels)}}
+
+    def settings(self) -> dict:
+        return {"max_seq_length": self.max_seq_length, "double_unordered": self.double_unordered,
+                "max_train_samples": self.max_train_samples}
+
+    def featurize(self, tokenizer) -> dict[str, Dataset]:
+        features = {}
+        if "train" in self.splits:
+            train = self.splits["train"]
+            if self.max_train_samples:
+                train = train.select(range(min(self.max_train_samples, len(train))))
+            features["train"] = encode(double_unordered(train) if self.double_unordered else train, tokenizer,
+                                       self.max_seq_length)
+        for split in self.definition.eval_splits + self.definition.test_splits:
+            if split in self.splits:
+                features[split] = sorted_by_length(encode(self.splits[split], tokenizer, self.max_seq_length,
+                                                          labelled=split in self.definition.eval_splits))
+        return features
+
+    def evaluate(self, trainer, features: dict[str, Dataset], trial_dir: str) -> dict[str, float]:
+        definition, metrics = self.definition, {}
+        for split in definition.eval_splits + definition.test_splits:
+            if split not in features:
+                continue
+            output = trainer.predict(features[split])
+            predictions = predictions_from_logits(output.predictions, definition.is_regression)
+            if split in definition.eval_splits:
+                prefix = "mm_" if split == "validation_mismatched" else ""
+                scores = glue_metrics(definition.metrics, predictions, output.label_ids)
+                metrics.update({prefix + name: value for name, value in scores.items()})
+            elif trainer.args.should_save:  # kept with the trial's model
+                write_submission(os.path.join(trial_dir, "predictions", definition.submission[split]), definition,
+                                 features[split]["idx"], predictions)
+        return metrics
+
+    def conclude(self, chosen_dir: str) -> None:
+        """The chosen trial's test predictions become the submission files."""
+        predictions = os.path.join(chosen_dir, "predictions")
+        if self.submission_dir and os.path.isdir(predictions):
+            shutil.copytree(predictions, self.submission_dir, dirs_exist_ok=True)
+
+
+def predict_diagnostic(definition: GlueTask, splits: dict[str, Dataset], model_path: str, tokenizer, training_args,
+                       max_seq_length: int, submission_dir: str) -> None:
+    """AX, GLUE's diagnostic set, has no training data: an MNLI model predicts it."""
+    if "test" not in splits:
+        return
+    model = ElectraForClassification.from_pretrained(model_path)
+    if model.config.num_labels != 3:
+        raise ValueError(f"AX needs an MNLI model (3 labels); {model_path} has {model.config.num_labels}.")
+    args = dataclasses.replace(training_args, output_dir=os.path.join(training_args.output_dir, "ax"))
+    trainer = ElectraTrainer(model=model, args=args, processing_class=tokenizer,
+                             data_collator=DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8))
+    dataset = sorted_by_length(encode(splits["test"], tokenizer, max_seq_length, labelled=False))
+    predictions = predictions_from_logits(trainer.predict(dataset).predictions, regression=False)
+    write_submission(os.path.join(submission_dir, definition.submission["test"]), definition, dataset["idx"],
+                     predictions)

@@ -187,15 +187,7 @@ def load_glue_hub(task: GlueTask, split: str, dataset_name: str = "nyu-mll/glue"
 def load_files(path: str, key_a: str, key_b: str | None, key_label: str | None,
                labels: tuple[str, ...] | None) -> Dataset:
     """A csv/tsv/json(l) file with named columns, as a split with the GLUE splits' columns."""
-    ext = os.path.splitext(path)[1].lower()
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"no file at {path!r}.")
-    kind = {".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "json"}.get(ext)
-    if kind is None:
-        raise ValueError(f"{path}: use a .csv, .tsv, .json or .jsonl file.")
-    raw = datasets.load_dataset(kind, data_files=path, split="train", **({"delimiter": "\t"} if ext == ".tsv" else {}))
-    if len(raw) == 0:
-        raise ValueError(f"{path} is empty.")
+    raw = read_columns(path)
     for key in (key_a, key_b):
         if key and key not in raw.column_names:
             raise ValueError(f"{path} has no column {key!r} (columns: {raw.column_names}).")
@@ -248,3 +240,53 @@ def write_submission(path: str, task: GlueTask, indices, predictions) -> None:
             else:
                 value = task.labels[int(prediction)]
             f.write(f"{int(index)}\t{value}\n")
+
+
+def read_columns(path: str) -> datasets.Dataset:
+    """A csv/tsv/json(l) file as it is (the columns of a task of your own)."""
+    ext = os.path.splitext(path)[1].lower()
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no file at {path!r}.")
+    kind = {".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "json"}.get(ext)
+    if kind is None:
+        raise ValueError(f"{path}: use a .csv, .tsv, .json or .jsonl file.")
+    raw = datasets.load_dataset(kind, data_files=path, split="train", **({"delimiter": "\t"} if ext == ".tsv" else {}))
+    if len(raw) == 0:
+        raise ValueError(f"{path} is empty.")
+    return raw
+
+
+def text_columns(columns: list[str], label: str) -> tuple[str, str | None]:
+    """As transformers' run_glue.py infers them: sentence1/sentence2 when both exist, else the first one or two
+    columns other than the label."""
+    others = [name for name in columns if name != label]
+    if "sentence1" in others and "sentence2" in others:
+        return "sentence1", "sentence2"
+    if not others:
+        raise ValueError(f"no text column besides the label {label!r} (columns: {columns}).")
+    return others[0], others[1] if len(others) > 1 else None
+
+
+def custom_task(train_file: str | None, validation_file: str | None, test_file: str | None = None,
+                sentence1_key: str | None = None, sentence2_key: str | None = None, label_key: str = "label",
+                regression: bool | None = None) -> tuple[GlueTask, dict[str, Dataset]]:
+    """A task of your own from files: its definition (labels from the training file, the text columns and
+    regression inferred unless given) and its splits."""
+    if not train_file or not validation_file:
+        raise ValueError("a task of your own needs --train_file and --validation_file.")
+    train = read_columns(train_file)
+    if label_key not in train.column_names:
+        raise ValueError(f"{train_file} has no column {label_key!r} (columns: {train.column_names}): pass "
+                         "--label_key.")
+    if sentence1_key is None:
+        sentence1_key, inferred_second = text_columns(train.column_names, label_key)
+        sentence2_key = sentence2_key or inferred_second
+        logger.info("Text columns: %s", ", ".join(filter(None, (sentence1_key, sentence2_key))))
+    if regression is None:
+        regression = train.features[label_key].dtype in ("float32", "float64")
+    labels = None if regression else tuple(sorted({str(v) for v in train[label_key]}))
+    task = GlueTask("custom", labels, "", "", None, None, (sentence1_key, sentence2_key),
+                    ("spearman", "pearson") if regression else ("accuracy",), {"test": "custom.tsv"} if test_file else {})
+    files = {"train": train_file, "validation": validation_file, "test": test_file}
+    return task, {split: load_files(path, sentence1_key, sentence2_key, label_key if split != "test" else None, labels)
+                  for split, path in files.items() if path}

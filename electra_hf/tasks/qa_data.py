@@ -24,6 +24,8 @@ import numpy as np
 from datasets import Dataset
 from datasets.exceptions import DatasetGenerationError
 
+from ..data.windows import document_windows, max_context_windows
+
 logger = logging.getLogger(__name__)
 
 QA_FEATURES = datasets.Features({
@@ -206,33 +208,6 @@ def check_training_examples(dataset: Dataset, version_2_with_negative: bool, nam
     if sum(counts.values()) == len(dataset):
         raise ValueError(f"none of the {len(dataset)} {name} questions can be trained on ({dict(counts)}).")
     return reasons.filter(lambda row: not row["problem"]).remove_columns("problem")
-
-
-def document_windows(num_tokens: int, max_tokens: int, doc_stride: int) -> list[tuple[int, int]]:
-    """(start, length) of each window: from 0, advancing by min(length, doc_stride) until one reaches the end."""
-    windows: list[tuple[int, int]] = []
-    start = 0
-    while start < num_tokens:
-        length = min(num_tokens - start, max_tokens)
-        windows.append((start, length))
-        if start + length == num_tokens:
-            break
-        start += min(length, doc_stride)
-    return windows
-
-
-def max_context_windows(windows: list[tuple[int, int]], num_tokens: int) -> np.ndarray:
-    """For each document token, the window where it has the most context: the highest
-    min(left, right) + 0.01 * window length, the first window on ties (`_check_is_max_context`)."""
-    best = np.full(num_tokens, -1)
-    best_score = np.full(num_tokens, -np.inf)
-    for index, (start, length) in enumerate(windows):
-        positions = np.arange(start, start + length)
-        score = np.minimum(positions - start, start + length - 1 - positions) + 0.01 * length
-        better = score > best_score[positions]
-        best[positions[better]] = index
-        best_score[positions[better]] = score[better]
-    return best
 
 
 def improve_answer_span(doc_ids: list[int], start: int, end: int, answer_ids: list[int]) -> tuple[int, int]:

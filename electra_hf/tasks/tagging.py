@@ -1,18 +1,21 @@
 """Sequence tagging as the original fine-tunes it (finetune/tagging/*): CoNLL files, IOB tags re-encoded
 as BIOES spans, the first sub-token of each word labelled, one Glorot linear layer on the token states, the
-loss summed over words and batch, span-level precision/recall/F1."""
+loss summed over words and batch, span-level precision/recall/F1, predictions written back as CoNLL, and the
+Task that fine-tunes with them."""
 
 from __future__ import annotations
 
 import logging
+import os
 
 import torch
 from datasets import Dataset
 from torch import nn
-from transformers import ElectraConfig, ElectraModel
+from transformers import DataCollatorForTokenClassification, ElectraConfig, ElectraModel
 from transformers.modeling_outputs import TokenClassifierOutput
 
 from .heads import ElectraWithTaskHead
+from .runner import Task
 
 logger = logging.getLogger(__name__)
 
@@ -173,3 +176,76 @@ class ElectraForTagging(ElectraWithTaskHead):
             loss = nn.functional.cross_entropy(logits.float().flatten(0, 1), labels.flatten(), ignore_index=IGNORE,
                                                reduction="sum")
         return TokenClassifierOutput(loss=loss, logits=logits)
+
+
+def write_conll(path: str, split: Dataset, predicted: list[list[str | None]]) -> int:
+    """Word, gold tag (when the split has them), predicted tag in IOB2; returns the words not scored (cut off
+    by max_seq_length), written as O."""
+    unscored = 0
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        for row, tags in zip(split, predicted):
+            unscored += sum(tag is None for tag in tags)
+            spans = span_labels([tag or "O" for tag in tags])
+            iob2 = [t.replace("S-", "B-").replace("E-", "I-") for t in tags_from_spans(spans, len(tags))]
+            for i, word in enumerate(row["tokens"]):
+                gold = [row["tags"][i]] if row.get("tags") else []
+                f.write(" ".join([word, *gold, iob2[i]]) + "\n")
+            f.write("\n")
+    return unscored
+
+
+class TaggingTask(Task):
+    """Splits with `tokens` and (scored ones) IOB/BIOES `tags` columns (read_conll), tagged with `labels` (BIOES);
+    scored by span F1 on "validation"; each split's predictions written to <trial>/<split>_predictions.txt."""
+
+    model_class = ElectraForTagging
+    name = "tagging"
+    headline = "f1"
+
+    def __init__(self, splits: dict[str, Dataset], labels: list[str], *, max_seq_length: int = 256,
+                 max_train_samples: int | None = None):
+        self.splits, self.labels, self.max_seq_length = splits, labels, max_seq_length
+        self.label_ids = {label: i for i, label in enumerate(labels)}
+        self.max_train_samples = max_train_samples
+
+    def model_kwargs(self) -> dict:
+        return {"num_labels": len(self.labels), "id2label": dict(enumerate(self.labels)), "label2id": self.label_ids}
+
+    def data_collator(self, tokenizer):
+        return DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=8)
+
+    def settings(self) -> dict:
+        return {"max_seq_length": self.max_seq_length, "labels": self.labels,
+                "max_train_samples": self.max_train_samples}
+
+    def featurize(self, tokenizer) -> dict[str, Dataset]:
+        features = {}
+        for split, rows in self.splits.items():
+            if split == "train" and self.max_train_samples:
+                rows = rows.select(range(min(self.max_train_samples, len(rows))))
+            features[split] = rows.map(featurize_tagging, batched=True, remove_columns=rows.column_names,
+                                       fn_kwargs={"tokenizer": tokenizer, "max_seq_length": self.max_seq_length,
+                                                  "label_ids": None if split == "test" else self.label_ids},
+                                       desc=f"Tokenizing {split}")
+        return features
+
+    def evaluate(self, trainer, features: dict[str, Dataset], trial_dir: str) -> dict[str, float]:
+        metrics = {}
+        for split in ("validation", "test"):
+            if split not in features:
+                continue
+            logits = trainer.predict(features[split].remove_columns(
+                [c for c in ("labels",) if c in features[split].column_names])).predictions
+            predicted = word_predictions(logits, features[split]["word_positions"], self.labels)
+            if split == "validation":
+                gold = [[tag for tag, p in zip(to_bioes(tags), pred) if p is not None]
+                        for tags, pred in zip(self.splits[split]["tags"], predicted)]
+                metrics = span_f1(gold, [[p for p in pred if p is not None] for pred in predicted])
+            if trainer.args.should_save:
+                unscored = write_conll(os.path.join(trial_dir, f"{split}_predictions.txt"), self.splits[split],
+                                       predicted)
+                if unscored:
+                    logger.warning("%s: %d words after max_seq_length=%d were not tagged (written as O).", split,
+                                   unscored, self.max_seq_length)
+        return metrics

@@ -1,0 +1,157 @@
+"""What every entry point shares (run_pretraining.py, run_glue.py, run_qa.py, run_tagging.py, electra_hf.score):
+arguments as transformers' examples parse them, with the names the user gave, and the fine-tuning scripts'
+common ones; logging as they set it up; and bad input ending in one line, not a traceback. Light to import:
+--help answers before torch loads."""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import logging
+import sys
+from dataclasses import dataclass, field
+
+from transformers import HfArgumentParser
+from transformers.hf_argparser import string_to_bool
+
+# What fine-tuning changes from ElectraTrainingArguments' (pre-training) defaults; each script adds its own.
+FINETUNING_DEFAULTS = {"eval_strategy": "no", "save_strategy": "steps", "save_steps": 500, "save_total_limit": 1,
+                       "logging_steps": 50, "train_sampling_strategy": "group_by_length", "report_to": "tensorboard"}
+
+
+@dataclass
+class ModelArguments:
+    model_name_or_path: str = field(metadata={
+        "help": "A discriminator (Hub id, directory, or a pre-training output directory: its discriminator/), or "
+                "a model fine-tuned by this script (its head is loaded with it)."})
+    tokenizer_name: str | None = field(default=None, metadata={"help": "Default: the model's own tokenizer."})
+
+
+@dataclass
+class FineTuningArguments:
+    recipe: str = field(default="code", metadata={
+        "help": "code: the released code's defaults; paper: the paper's (e.g. lr 3e-4 for small, weight decay 0).",
+        "choices": ["code", "paper"]})
+    num_trials: int = field(default=1, metadata={"help": "Fine-tuning seeds (seed, seed+1, ...)."})
+    chosen_trial: str = field(default="best", metadata={
+        "help": "Which trial is kept (and, for GLUE, becomes the submission).", "choices": ["best", "median", "first"]})
+    keep_all_trials: bool = field(default=False, metadata={"help": "Keep every trial's model, not only the chosen."})
+    max_train_samples: int | None = field(default=None, metadata={"help": "Truncate the training set (debugging)."})
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """The module docstring as written, and each argument's default in --help."""
+
+
+def argument_parser(dataclass_types: tuple, description: str | None = None) -> HfArgumentParser:
+    parser = HfArgumentParser(dataclass_types, description=description, formatter_class=HelpFormatter)
+    for action in parser._actions:
+        # HfArgumentParser takes a bare `--flag` only for booleans whose default is not None; the ones that
+        # default to None ("decide from the data") work bare too
+        if action.type is string_to_bool and action.nargs is None:
+            action.nargs, action.const = "?", True
+    return parser
+
+
+def parse_finetuning_arguments(dataclass_types: tuple, defaults: dict, argv: list[str],
+                               description: str | None = None) -> tuple:
+    """`parse_arguments` for a fine-tuning script: its dataclasses after ModelArguments and before
+    FineTuningArguments and ElectraTrainingArguments (which it adds), over FINETUNING_DEFAULTS and `defaults`;
+    without any of --do_train/--do_eval/--do_predict it trains and evaluates."""
+    from .training_args import ElectraTrainingArguments
+
+    *parsed, explicit = parse_arguments((ModelArguments, *dataclass_types, FineTuningArguments,
+                                         ElectraTrainingArguments), {**FINETUNING_DEFAULTS, **defaults}, argv,
+                                        description)
+    train_and_evaluate_by_default(parsed[-1], explicit)
+    return (*parsed, explicit)
+
+
+def parse_arguments(dataclass_types: tuple, defaults: dict, argv: list[str], description: str | None = None
+                    ) -> tuple:
+    """The dataclasses parsed from `argv` (or from one JSON file, the only argument) over `defaults`, followed
+    by the set of argument names given explicitly (in any spelling argparse accepts: `--no_x`, `--x-y`, a
+    prefix)."""
+    parser = argument_parser(dataclass_types, description)
+    if len(argv) == 1 and argv[0].endswith(".json"):
+        given = read_json_arguments(argv[0])
+        try:
+            return (*parser.parse_dict({**defaults, **given}), set(given))
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{argv[0]}: {err}") from None
+    parser.set_defaults(**defaults)
+    parsed = parser.parse_args_into_dataclasses(args=argv)
+    detector = argument_parser(dataclass_types)  # nothing has a default here: what it returns was given
+    for action in detector._actions:
+        action.default = argparse.SUPPRESS
+    given, _ = detector.parse_known_args(argv)
+    return (*parsed, set(vars(given)))
+
+
+def read_json_arguments(path: str) -> dict:
+    try:
+        with open(path, encoding="utf-8") as f:
+            given = json.load(f)
+    except OSError as err:
+        raise ValueError(f"cannot read the argument file {path}: {err.strerror}.") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"the argument file {path} is not valid JSON: {err}.") from None
+    if not isinstance(given, dict):
+        raise ValueError(f"the argument file {path} holds a JSON {type(given).__name__}; it must be an object "
+                         '({"argument_name": value, ...}).')
+    return given
+
+
+def setup_logging(logger: logging.Logger, training_args) -> None:
+    """INFO on the main process, `--log_level` for transformers and datasets."""
+    import datasets
+    import transformers
+
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", handlers=[logging.StreamHandler()])
+    logger.setLevel(logging.INFO if training_args.should_log else logging.WARNING)
+    transformers.utils.logging.set_verbosity(training_args.get_process_log_level())
+    datasets.utils.logging.set_verbosity(training_args.get_process_log_level())
+
+
+def one_line_errors(main):
+    """Run as a command, `main` ends on bad input (our ValueError, a missing file) with `<prog>: error: ...` and
+    exit status 2, as argparse does, instead of a traceback; called as a function it raises as usual."""
+
+    @functools.wraps(main)
+    def command(argv: list[str] | None = None):
+        if argv is not None:
+            return main(argv)
+        try:
+            return main(None)
+        except (ValueError, FileNotFoundError, NotADirectoryError) as err:
+            message = " ".join(str(err).split()) or type(err).__name__
+            sys.stderr.write(f"{sys.argv[0].rsplit('/', 1)[-1]}: error: {message}\n")
+            raise SystemExit(2) from None
+
+    return command
+
+
+def train_and_evaluate_by_default(training_args, explicit: set[str]) -> None:
+    """Without any of --do_train/--do_eval/--do_predict, train and evaluate (the original's defaults)."""
+    if not explicit & {"do_train", "do_eval", "do_predict"}:
+        training_args.do_train = training_args.do_eval = True
+
+
+SPLIT_FLAGS = {"train": ("--do_train", "--train_file"), "validation": ("--do_eval", "--validation_file"),
+               "test": ("--do_predict", "--test_file")}
+
+
+def requested_splits(training_args, files: dict[str, str | None], hub_dataset: str | None) -> dict[str, str | None]:
+    """The splits that --do_train/--do_eval/--do_predict ask for, each with its file (None: from the Hub
+    dataset, which has no test split with answers/tags to use); a clear error when one has no source."""
+    wanted = {"train": training_args.do_train, "validation": training_args.do_eval, "test": training_args.do_predict}
+    splits = {}
+    for split, needed in wanted.items():
+        if not needed:
+            continue
+        if not files.get(split) and (not hub_dataset or split == "test"):
+            do, flag = SPLIT_FLAGS[split]
+            raise ValueError(f"{do} needs {flag}" + (" or --dataset_name." if split != "test" else "."))
+        splits[split] = files.get(split)
+    return splits
