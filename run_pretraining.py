@@ -21,51 +21,29 @@ import logging
 import os
 import sys
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import datasets
-from transformers import set_seed
 from transformers.trainer_utils import has_length
 
-from electra_hf import (
-    DataCollatorForElectra,
-    ElectraPretrainingConfig,
-    ElectraPretrainingModel,
-    ElectraTrainer,
-    ElectraTrainingArguments,
-)
-from electra_hf.data import (
-    CorpusSpec,
-    ExampleBuilder,
-    blank_lines_end_documents,
-    build_examples,
-    load_documents,
-    load_tokenizer,
-    split_for_evaluation,
-    train_tokenizer,
-)
-from electra_hf.original_hparams import original_objective, original_preset, read_original_hparams
-from electra_hf.presets import DEFAULT_PRESET, PRESETS, TOY_PRESETS, training_defaults
-from electra_hf import report
 from electra_hf import cli
-from electra_hf.hub import push_pair_to_hub, write_model_cards
-from electra_hf.loading import check_hub_name, check_hub_push
-from electra_hf.trainer import (
-    is_complete_checkpoint,
-    check_checkpoint_matches,
-    finished_training,
-    last_complete_checkpoint,
-    remove_checkpoints,
-)
+from electra_hf.original_hparams import (original_objective, original_preset, read_original_hparams,
+                                         split_original_hparams)
+from electra_hf.presets import DEFAULT_PRESET, PRESETS, TOY_PRESETS, training_defaults
+from electra_hf.training_args import ElectraTrainingArguments
 
+if TYPE_CHECKING:
+    from electra_hf import ElectraPretrainingConfig, ElectraPretrainingModel
 logger = logging.getLogger("run_pretraining")
 
 
 @dataclass
 class ModelArguments:
     preset: str = field(default=DEFAULT_PRESET, metadata={
-        "help": "Model size and training recipe: demo (a CPU-sized model that learns in minutes, with a vocabulary "
-                "learned on the corpus), tiny (the original's debug model), or the original's small, small++, base, "
-                "large.", "choices": list(PRESETS)})
+        "help": "Model size and training recipe (electra_hf/presets.py): demo (a CPU-sized model that learns in "
+                "minutes, with a vocabulary learned on the corpus), tiny (the original's debug model), or the "
+                "original's small, small++, base, large. A preset's batch is the per-device batch (the original's "
+                "global batch: the same on one device; with several processes multiply by their number).",
+        "choices": list(PRESETS)})
     hparams: str | None = field(default=None, metadata={
         "help": "The original's --hparams (JSON string or .json file): model and training names are translated."})
     config_overrides: str | None = field(default=None, metadata={
@@ -134,7 +112,7 @@ def parse_arguments(argv: list[str]) -> tuple[ModelArguments, DataArguments, Ele
         given = vars(pre.parse_known_args(argv)[0])
     hparams = read_original_hparams(given["hparams"]) if given.get("hparams") else {}
     preset = given.get("preset") or (original_preset(hparams) if hparams else DEFAULT_PRESET)
-    _, original_training = ElectraPretrainingConfig.from_original_hparams(hparams) if hparams else (None, {})
+    original_training = split_original_hparams(hparams)[2] if hparams else {}
     objective = given.get("objective") or original_objective(hparams)
     defaults = {**training_defaults(preset, objective), **original_training, "preset": preset}
     model_args, data_args, training_args, explicit = cli.parse_arguments(
@@ -159,6 +137,8 @@ def config_overrides(model_args: ModelArguments, data_args: DataArguments) -> di
 
 
 def build_config(model_args: ModelArguments, data_args: DataArguments, tokenizer) -> ElectraPretrainingConfig:
+    from electra_hf import ElectraPretrainingConfig
+
     overrides = config_overrides(model_args, data_args)
     if model_args.hparams:
         return ElectraPretrainingConfig.from_original_hparams(model_args.hparams, tokenizer=tokenizer, **overrides)[0]
@@ -166,6 +146,8 @@ def build_config(model_args: ModelArguments, data_args: DataArguments, tokenizer
 
 
 def load_or_train_tokenizer(model_args, docs, text_column: str, output_dir: str, reuse: bool):
+    from electra_hf.data import load_tokenizer, train_tokenizer
+
     if not model_args.train_tokenizer:
         name = model_args.tokenizer_name or model_args.discriminator_name_or_path
         return load_tokenizer(name), f"{name or 'the bundled BERT uncased vocabulary'} ({{}} tokens)"
@@ -236,6 +218,8 @@ def log_banner(training_args, corpus_name: str, docs, splits, tokenizer_descript
 
 
 def final_model_written(output_dir: str, step: int) -> bool:
+    from electra_hf.trainer import is_complete_checkpoint
+
     """Whether `output_dir` holds the final model and state of a run that ended at `step`."""
     if not is_complete_checkpoint(output_dir):
         return False
@@ -268,6 +252,8 @@ def final_evaluation(trainer) -> dict:
 def print_report(output_dir: str, model, tokenizer, held_out, metrics: dict, baselines: dict, steps: int,
                  toy: bool, num_examples: int = 3) -> None:
     """What the run produced and what the model does, for the person who started it."""
+    from electra_hf import report
+
     output_dir = os.path.abspath(output_dir)
     colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     lines = [f"\n***** ELECTRA pre-training finished: {model.config.objective}, {steps} steps *****",
@@ -297,6 +283,18 @@ def print_report(output_dir: str, model, tokenizer, held_out, metrics: dict, bas
 def main(argv: list[str] | None = None) -> dict:
     model_args, data_args, training_args = parse_arguments(sys.argv[1:] if argv is None else argv)
     cli.setup_logging(logger, training_args)
+    # the heavy imports after the arguments: --help and a bad flag answer at once
+    import datasets
+    from transformers import set_seed
+
+    from electra_hf import DataCollatorForElectra, ElectraPretrainingModel, ElectraTrainer, report
+    from electra_hf.data import (CorpusSpec, ExampleBuilder, blank_lines_end_documents, build_examples,
+                                 load_documents, split_for_evaluation)
+    from electra_hf.hub import push_pair_to_hub, write_model_cards
+    from electra_hf.loading import check_hub_name, check_hub_push
+    from electra_hf.trainer import (check_checkpoint_matches, finished_training, last_complete_checkpoint,
+                                    remove_checkpoints)
+
     check_hub_push(training_args.push_to_hub)
     for flag in ("tokenizer_name", "discriminator_name_or_path", "generator_name_or_path"):
         if getattr(model_args, flag):

@@ -5,8 +5,6 @@ in presets.py, the translation of the original's --hparams in original_hparams.p
 
 from __future__ import annotations
 
-import json
-import os
 from typing import Any
 
 from transformers import ElectraConfig, PreTrainedConfig

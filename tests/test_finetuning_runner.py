@@ -20,7 +20,7 @@ import run_glue
 import run_qa
 from electra_hf import ElectraTrainer
 from electra_hf.cli import FineTuningArguments
-from electra_hf.tasks import ClassificationTask, ElectraForClassification, GlueTask, get_task, read_glue_tsv
+from electra_hf.tasks import ClassificationTask, ElectraForClassification, get_task, read_glue_tsv
 from electra_hf.tasks.runner import Task, hub_repo_name, run_trials
 from electra_hf.training_args import ElectraTrainingArguments
 
@@ -207,7 +207,7 @@ def test_train_and_validation_files_without_task_name_make_a_task_of_ones_own(gl
         run_glue.main(["--model_name_or_path", discriminator, "--output_dir", str(tmp_path / "out3")])
 
 
-def test_boolean_flags_work_bare_and_help_shows_defaults():
+def test_boolean_flags_work_bare_and_help_shows_defaults_without_loading_models():
     _, _, data_args, *_ = run_qa.parse_qa_arguments(["--model_name_or_path", "m", "--version_2_with_negative",
                                                      "--max_seq_length", "384"])
     assert data_args.version_2_with_negative is True and data_args.max_seq_length == 384
@@ -215,9 +215,11 @@ def test_boolean_flags_work_bare_and_help_shows_defaults():
     assert data_args.double_unordered is True
     _, data_args, *_ = run_glue.parse_glue_arguments(["--model_name_or_path", "m"])
     assert data_args.double_unordered is None  # not given: the task decides
-    code = ("import sys, run_glue\nsys.argv = ['run_glue.py', '--help']\ntry:\n    run_glue.main()\n"
-            "except SystemExit:\n    pass\nprint(sorted(m for m in ('datasets', 'electra_hf.modeling', "
-            "'transformers.trainer') if m in sys.modules))")
-    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert "Truncation length (the original: 128). (default: 128)" in " ".join(run.stdout.split())
-    assert run.stdout.strip().splitlines()[-1] == "[]"  # --help loads no data library, no model, no Trainer
+    for script, help_line in (("run_glue", "Truncation length (the original: 128). (default: 128)"),
+                              ("run_pretraining", "(default: demo)")):
+        code = (f"import sys, {script}\nsys.argv = ['{script}.py', '--help']\ntry:\n    {script}.main()\n"
+                "except SystemExit:\n    pass\nprint(sorted(m for m in ('datasets', 'electra_hf.modeling', "
+                "'transformers.trainer') if m in sys.modules))")
+        run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert help_line in " ".join(run.stdout.split())
+        assert run.stdout.strip().splitlines()[-1] == "[]"  # --help loads no data library, no model, no Trainer
