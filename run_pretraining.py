@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Pre-train ELECTRA (generator + discriminator) as the original does.
 
-With no arguments: the `demo` preset on the bundled Jane Austen corpus, on CPU, in about five minutes.
+With no arguments: the `demo` preset on the bundled Jane Austen corpus, on CPU, in about four minutes.
 
     python run_pretraining.py
     python run_pretraining.py --preset small --train_files data/*.txt --output_dir runs/small

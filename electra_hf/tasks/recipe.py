@@ -1,5 +1,5 @@
-"""The original fine-tuning recipe (configure_finetuning.py) and the paper's (Table 7 as recalled in
-the spec: verify against the paper), as ElectraTrainingArguments values per model size and task."""
+"""The original fine-tuning recipe (configure_finetuning.py) and the paper's (its Table 7, as recalled: not yet
+checked against the paper), as ElectraTrainingArguments values per model size and task."""
 
 from __future__ import annotations
 
