@@ -87,8 +87,12 @@ def main(argv: list[str] | None = None) -> dict:
     submission_dir = os.path.join(training_args.output_dir, "submission")
     if training_args.overwrite_output_dir and training_args.should_save:
         shutil.rmtree(submission_dir, ignore_errors=True)
-    names = ["custom"] if task_name == "custom" else [*TRAINABLE_TASKS, "ax"] if task_name == "all" else [
-        get_task(task_name).name, *(["ax"] if get_task(task_name).name == "mnli" else [])]  # AX: by the MNLI model
+    if task_name in ("custom", "all"):
+        names = ["custom"] if task_name == "custom" else [*TRAINABLE_TASKS, "ax"]
+    else:
+        name = get_task(task_name).name
+        names = [name, "ax"] if name == "mnli" else [name]  # AX is predicted by the MNLI model
+    several = len([n for n in names if n != "ax"]) > 1  # with --hub_model_id: one repository per task
     results, summaries, mnli_model = {}, {}, None
     for name in names:
         if name == "custom":
@@ -106,7 +110,6 @@ def main(argv: list[str] | None = None) -> dict:
         task = ClassificationTask(definition, splits, max_seq_length=data_args.max_seq_length,
                                   double_unordered=data_args.double_unordered,
                                   max_train_samples=finetuning_args.max_train_samples, submission_dir=submission_dir)
-        several = len([n for n in names if n != "ax"]) > 1  # one repository per task
         task_args = dataclasses.replace(training_args, output_dir=os.path.join(training_args.output_dir, name),
                                         hub_model_id=training_args.hub_model_id and (
                                             f"{training_args.hub_model_id}-{name}" if several
