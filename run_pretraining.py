@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from transformers.trainer_utils import has_length
 
 from electra_hf import cli
+from electra_hf.generator_modes import GENERATOR_TYPES, OBJECTIVES
 from electra_hf.original_hparams import (original_objective, original_preset, read_original_hparams,
                                          split_original_hparams)
 from electra_hf.presets import DEFAULT_PRESET, PRESETS, TOY_PRESETS, training_defaults
@@ -51,10 +52,10 @@ class ModelArguments:
     objective: str | None = field(default=None, metadata={
         "help": "electra (default), electric (Electric: a two-tower cloze generator and the NCE-corrected "
                 "discriminator, whose scores give pseudo-likelihoods) or mlm (the BERT-style baseline).",
-        "choices": ["electra", "electric", "mlm"]})
+        "choices": list(OBJECTIVES)})
     generator_type: str | None = field(default=None, metadata={
         "help": "masked_lm (ELECTRA's default), two_tower (Electric's, its default) or uniform (no generator: fakes "
-                "uniform over the vocabulary).", "choices": ["masked_lm", "two_tower", "uniform"]})
+                "uniform over the vocabulary).", "choices": list(GENERATOR_TYPES)})
     tie_generator: bool = field(default=False, metadata={
         "help": "The generator is the discriminator's own encoder with an MLM head (the original's "
                 "untied_generator=False)."})
@@ -218,9 +219,9 @@ def log_banner(training_args, corpus_name: str, docs, splits, tokenizer_descript
 
 
 def final_model_written(output_dir: str, step: int) -> bool:
+    """Whether `output_dir` holds the final model and state of a run that ended at `step`."""
     from electra_hf.trainer import is_complete_checkpoint
 
-    """Whether `output_dir` holds the final model and state of a run that ended at `step`."""
     if not is_complete_checkpoint(output_dir):
         return False
     with open(os.path.join(output_dir, "trainer_state.json")) as f:
@@ -279,21 +280,10 @@ def print_report(output_dir: str, model, tokenizer, held_out, metrics: dict, bas
     print("\n".join(lines))
 
 
-@cli.one_line_errors
-def main(argv: list[str] | None = None) -> dict:
-    model_args, data_args, training_args = parse_arguments(sys.argv[1:] if argv is None else argv)
-    cli.setup_logging(logger, training_args)
-    # the heavy imports after the arguments: --help and a bad flag answer at once
-    import datasets
-    from transformers import set_seed
-
-    from electra_hf import DataCollatorForElectra, ElectraPretrainingModel, ElectraTrainer, report
-    from electra_hf.data import (CorpusSpec, ExampleBuilder, blank_lines_end_documents, build_examples,
-                                 load_documents, split_for_evaluation)
-    from electra_hf.hub import push_pair_to_hub, write_model_cards
+def check_arguments(model_args: ModelArguments, data_args: DataArguments, training_args) -> None:
+    """What can be checked before any data or model: the Hub names (no network: one line at once), the warm-up,
+    a continued pair named whole."""
     from electra_hf.loading import check_hub_name, check_hub_push
-    from electra_hf.trainer import (check_checkpoint_matches, finished_training, last_complete_checkpoint,
-                                    remove_checkpoints)
 
     check_hub_push(training_args.push_to_hub)
     for flag in ("tokenizer_name", "discriminator_name_or_path", "generator_name_or_path"):
@@ -301,27 +291,136 @@ def main(argv: list[str] | None = None) -> dict:
             check_hub_name(getattr(model_args, flag), f"--{flag}")
     if data_args.dataset_name:
         check_hub_name(data_args.dataset_name, "--dataset_name", repo_type="dataset")
-    push_to_hub, training_args.push_to_hub = training_args.push_to_hub, False  # the halves are pushed at the end
     if training_args.max_steps > 0 and training_args.warmup_steps >= training_args.max_steps:
         logger.warning("--warmup_steps %s is not shorter than --max_steps %s: the learning rate never reaches its "
                        "peak (the original warms up over 1%% of training: pass e.g. --warmup_steps %d).",
                        training_args.warmup_steps, training_args.max_steps, max(1, training_args.max_steps // 100))
-    continuing = bool(model_args.discriminator_name_or_path or model_args.generator_name_or_path)
-    if continuing and not (model_args.discriminator_name_or_path and model_args.generator_name_or_path):
+    if bool(model_args.discriminator_name_or_path) != bool(model_args.generator_name_or_path):
         raise ValueError("continuing pre-training needs both --discriminator_name_or_path and "
                          "--generator_name_or_path.")
+
+
+def resume_point(training_args):
+    """The checkpoint to resume (the user's, else the output dir's last complete one) and, when it already holds
+    every step, its trainer state."""
+    from electra_hf.trainer import finished_training, last_complete_checkpoint
 
     checkpoint = training_args.resume_from_checkpoint
     if checkpoint is None and not training_args.overwrite_output_dir:
         checkpoint = last_complete_checkpoint(training_args.output_dir)
-    finished = finished_training(checkpoint, training_args)
+    return checkpoint, finished_training(checkpoint, training_args)
+
+
+def corpus_spec(data_args: DataArguments):
+    from electra_hf.data import CorpusSpec
+
+    return CorpusSpec(files=data_args.train_files, dataset_name=data_args.dataset_name,
+                      dataset_config_name=data_args.dataset_config_name, dataset_split=data_args.dataset_split,
+                      text_column=data_args.text_column, blanks_separate_docs=data_args.blanks_separate_docs,
+                      streaming=data_args.streaming)
+
+
+def build_model(model_args: ModelArguments, data_args: DataArguments, tokenizer, checkpoint: str | None, seed: int):
+    """The pair (new from the preset or --hparams, or the two halves to continue from) and its collator; a
+    checkpoint of another model is refused before the model is built."""
+    from transformers import set_seed
+
+    from electra_hf import DataCollatorForElectra, ElectraPretrainingModel
+    from electra_hf.trainer import check_checkpoint_matches
+
+    set_seed(seed)  # before the model is built, so that --seed fixes its initial weights too
+    model = None
+    if model_args.discriminator_name_or_path:
+        overrides = {"max_seq_length": 128, **config_overrides(model_args, data_args)}
+        model = ElectraPretrainingModel.from_discriminator_and_generator(
+            model_args.discriminator_name_or_path, model_args.generator_name_or_path,
+            mask_token_id=tokenizer.mask_token_id, cls_token_id=tokenizer.cls_token_id,
+            sep_token_id=tokenizer.sep_token_id, **overrides)
+        logger.info("Continuing from %s: as the original README says, set --max_steps to the old steps plus the new "
+                    "ones and scale the learning rate by (old + new) / new to undo the linear decay; the released "
+                    "small model has a full-size generator (preset small++).", model_args.discriminator_name_or_path)
+    config = model.config if model is not None else build_config(model_args, data_args, tokenizer)
+    # the model masks each batch itself, drawing from the RNG the checkpoints restore; from_config checks the
+    # tokenizer against the model (before the examples are built)
+    collator = DataCollatorForElectra.from_config(tokenizer, config, mask=False)
+    if checkpoint:
+        check_checkpoint_matches(checkpoint, config)
+    return model if model is not None else ElectraPretrainingModel(config), collator
+
+
+def build_splits(docs, corpus, tokenizer, config, data_args: DataArguments, training_args) -> dict:
+    """The examples (built once, cached), split into training and held-out ones."""
+    import datasets
+
+    from electra_hf.data import ExampleBuilder, blank_lines_end_documents, build_examples, split_for_evaluation
+
+    builder = ExampleBuilder(tokenizer, max_seq_length=config.max_seq_length, seed=training_args.seed,
+                             blanks_separate_docs=blank_lines_end_documents(corpus), text_column=data_args.text_column)
+    with training_args.main_process_first(desc="building examples"):
+        cache_dir = data_args.data_cache_dir or os.path.join(datasets.config.HF_DATASETS_CACHE, "electra_hf")
+        examples = build_examples(docs, builder, cache_dir=cache_dir, num_proc=data_args.preprocessing_num_workers)
+        return split_for_evaluation(examples, data_args.eval_size, seed=training_args.seed)
+
+
+def train_and_evaluate(trainer, checkpoint: str | None, finished) -> dict:
+    """Train (resuming `checkpoint`), save the final model and state, evaluate on the held-out examples."""
+    if finished is not None:  # killed after its last checkpoint: write the final model from it, train nothing
+        logger.info("%s already holds all %d steps: writing the final model from it.", checkpoint,
+                    finished.global_step)
+        trainer._load_from_checkpoint(checkpoint)
+        trainer.state = finished
+    else:
+        result = trainer.train(resume_from_checkpoint=checkpoint)
+        trainer.log_metrics("train", result.metrics)
+    trainer.save_model(trainer.args.output_dir)
+    trainer.save_state()
+    if trainer.eval_dataset is None:
+        return {}
+    metrics = final_evaluation(trainer)
+    trainer.log_metrics("eval", metrics)
+    trainer.save_metrics("eval", metrics)
+    return metrics
+
+
+def publish(trainer, model, model_args: ModelArguments, corpus_name: str, metrics: dict, push_to_hub: bool) -> None:
+    """The curves, the model cards, the push (each half to its own repository) and the report."""
+    from electra_hf import report
+    from electra_hf.hub import push_pair_to_hub, write_model_cards
+
+    args, held_out = trainer.args, trainer.eval_dataset
+    readable = held_out is not None and has_length(held_out)
+    baselines = report.trivial_baselines(held_out, model.config, metrics) if readable else {}
+    report.plot_curves(trainer.state.log_history, os.path.join(args.output_dir, "training_curves.png"), baselines)
+    toy = model_args.preset in TOY_PRESETS and not model_args.discriminator_name_or_path
+    write_model_cards(args.output_dir, model, steps=trainer.state.global_step, data=corpus_name, metrics=metrics,
+                      baselines=baselines, base_model=model_args.discriminator_name_or_path, toy=toy)
+    if push_to_hub:
+        base = args.hub_model_id or os.path.basename(os.path.abspath(args.output_dir))
+        repos = {"discriminator": model_args.hub_discriminator_id or f"{base}-discriminator",
+                 "generator": model_args.hub_generator_id or f"{base}-generator"}
+        for url in push_pair_to_hub(args.output_dir, model, repos, token=args.hub_token,
+                                    private=args.hub_private_repo):
+            logger.info("Pushed %s", url)
+    print_report(args.output_dir, model, trainer.processing_class, held_out, metrics, baselines,
+                 trainer.state.global_step, toy)
+
+
+@cli.one_line_errors
+def main(argv: list[str] | None = None) -> dict:
+    model_args, data_args, training_args = parse_arguments(sys.argv[1:] if argv is None else argv)
+    cli.setup_logging(logger, training_args)
+    check_arguments(model_args, data_args, training_args)
+    # the heavy imports after the arguments: --help and a bad flag answer at once
+    from electra_hf import ElectraTrainer
+    from electra_hf.data import load_documents
+    from electra_hf.trainer import remove_checkpoints
+
+    push_to_hub, training_args.push_to_hub = training_args.push_to_hub, False  # the halves are pushed at the end
+    checkpoint, finished = resume_point(training_args)
     if finished is not None and final_model_written(training_args.output_dir, finished.global_step):
         return report_finished_run(training_args.output_dir, finished, checkpoint, training_args.process_index == 0)
 
-    corpus = CorpusSpec(files=data_args.train_files, dataset_name=data_args.dataset_name,
-                        dataset_config_name=data_args.dataset_config_name, dataset_split=data_args.dataset_split,
-                        text_column=data_args.text_column, blanks_separate_docs=data_args.blanks_separate_docs,
-                        streaming=data_args.streaming)
+    corpus = corpus_spec(data_args)
     with training_args.main_process_first(desc="reading the corpus"):
         docs = load_documents(corpus, cache_dir=data_args.data_cache_dir)
     if model_args.train_tokenizer and data_args.streaming:
@@ -332,81 +431,20 @@ def main(argv: list[str] | None = None) -> dict:
         tokenizer, tokenizer_description = load_or_train_tokenizer(
             model_args, docs, data_args.text_column, training_args.output_dir,
             reuse=not training_args.overwrite_output_dir)
-    tokenizer_description = tokenizer_description.format(f"{len(tokenizer):,}")
-
-    set_seed(training_args.seed)  # before the model is built, so that --seed fixes its initial weights too
-    if continuing:
-        overrides = {"max_seq_length": 128, **config_overrides(model_args, data_args)}
-        model = ElectraPretrainingModel.from_discriminator_and_generator(
-            model_args.discriminator_name_or_path, model_args.generator_name_or_path,
-            mask_token_id=tokenizer.mask_token_id, cls_token_id=tokenizer.cls_token_id,
-            sep_token_id=tokenizer.sep_token_id, **overrides)
-        logger.info("Continuing from %s: as the original README says, set --max_steps to the old steps plus the new "
-                    "ones and scale the learning rate by (old + new) / new to undo the linear decay; the released "
-                    "small model has a full-size generator (preset small++).", model_args.discriminator_name_or_path)
-        config = model.config
-    else:
-        config = build_config(model_args, data_args, tokenizer)
-        model = None
-    # the model masks each batch itself, drawing from the RNG the checkpoints restore; from_config checks the
-    # tokenizer against the model (before the examples are built)
-    collator = DataCollatorForElectra.from_config(tokenizer, config, mask=False)
-    if checkpoint:
-        check_checkpoint_matches(checkpoint, config)
-    if model is None:
-        model = ElectraPretrainingModel(config)
-
-    builder = ExampleBuilder(tokenizer, max_seq_length=config.max_seq_length, seed=training_args.seed,
-                             blanks_separate_docs=blank_lines_end_documents(corpus), text_column=data_args.text_column)
-    with training_args.main_process_first(desc="building examples"):
-        cache_dir = data_args.data_cache_dir or os.path.join(datasets.config.HF_DATASETS_CACHE, "electra_hf")
-        examples = build_examples(docs, builder, cache_dir=cache_dir, num_proc=data_args.preprocessing_num_workers)
-        splits = split_for_evaluation(examples, data_args.eval_size, seed=training_args.seed)
-    held_out = splits.get("validation")
-    if held_out is None:
+    model, collator = build_model(model_args, data_args, tokenizer, checkpoint, training_args.seed)
+    splits = build_splits(docs, corpus, tokenizer, model.config, data_args, training_args)
+    if splits.get("validation") is None:
         training_args.eval_strategy = "no"
 
-    trainer = ElectraTrainer(
-        model=model, args=training_args, train_dataset=splits["train"], eval_dataset=held_out,
-        data_collator=collator,
-        processing_class=tokenizer)
+    trainer = ElectraTrainer(model=model, args=training_args, train_dataset=splits["train"],
+                             eval_dataset=splits.get("validation"), data_collator=collator, processing_class=tokenizer)
     corpus_name = data_args.dataset_name or ", ".join(data_args.train_files or ["the bundled Jane Austen corpus"])
     if trainer.is_world_process_zero():
-        log_banner(training_args, corpus_name, docs, splits, tokenizer_description, model, checkpoint)
-    if finished is not None:  # killed after its last checkpoint: write the final model from it, train nothing
-        logger.info("%s already holds all %d steps: writing the final model from it.", checkpoint,
-                    finished.global_step)
-        trainer._load_from_checkpoint(checkpoint)
-        trainer.state = finished
-    else:
-        result = trainer.train(resume_from_checkpoint=checkpoint)
-        trainer.log_metrics("train", result.metrics)
-    trainer.save_model(training_args.output_dir)
-    trainer.save_state()
-    metrics = {}
-    if held_out is not None:
-        metrics = final_evaluation(trainer)
-        trainer.log_metrics("eval", metrics)
-        trainer.save_metrics("eval", metrics)
-
+        log_banner(training_args, corpus_name, docs, splits, tokenizer_description.format(f"{len(tokenizer):,}"),
+                   model, checkpoint)
+    metrics = train_and_evaluate(trainer, checkpoint, finished)
     if trainer.is_world_process_zero():
-        readable = held_out is not None and has_length(held_out)
-        baselines = report.trivial_baselines(held_out, config, metrics) if readable else {}
-        report.plot_curves(trainer.state.log_history, os.path.join(training_args.output_dir, "training_curves.png"),
-                           baselines)
-        toy = model_args.preset in TOY_PRESETS and not continuing
-        write_model_cards(training_args.output_dir, model, steps=trainer.state.global_step, data=corpus_name,
-                          metrics=metrics, baselines=baselines, base_model=model_args.discriminator_name_or_path,
-                          toy=toy)
-        if push_to_hub:
-            base = training_args.hub_model_id or os.path.basename(os.path.abspath(training_args.output_dir))
-            repos = {"discriminator": model_args.hub_discriminator_id or f"{base}-discriminator",
-                     "generator": model_args.hub_generator_id or f"{base}-generator"}
-            for url in push_pair_to_hub(training_args.output_dir, model, repos, token=training_args.hub_token,
-                                        private=training_args.hub_private_repo):
-                logger.info("Pushed %s", url)
-        print_report(training_args.output_dir, model, tokenizer, held_out, metrics, baselines,
-                     trainer.state.global_step, toy)
+        publish(trainer, model, model_args, corpus_name, metrics, push_to_hub)
     return metrics
 
 

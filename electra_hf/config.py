@@ -10,6 +10,7 @@ from typing import Any
 from transformers import ElectraConfig, PreTrainedConfig
 from transformers.configuration_utils import SubConfigSpec
 
+from .generator_modes import DEFAULT_GENERATOR_TYPE, GeneratorMode, config_mode
 from .masking import MaskingConfig, max_predictions_for
 from .original_hparams import original_model_hparams, split_original_hparams
 from .presets import PRESETS, check_preset
@@ -105,24 +106,20 @@ class ElectraPretrainingConfig(PreTrainedConfig):
 
     def __post_init__(self, **kwargs):
         super().__post_init__(**kwargs)
-        if self.objective not in ("electra", "electric", "mlm"):
-            raise ValueError(f"objective={self.objective!r}: use 'electra', 'electric' or 'mlm'.")
-        if self.generator_type is None:  # configure_pretraining.py:133: Electric always has the two-tower generator
-            self.generator_type = "two_tower" if self.objective == "electric" else "masked_lm"
-        self._check_generator_mode()
-        if self.generator_type == "uniform":
+        if self.generator_type is None:
+            self.generator_type = DEFAULT_GENERATOR_TYPE.get(self.objective)
+        mode = self.mode  # validates the combination
+        if mode.generator_class is None:
             self.generator_config = None
         elif self.generator_config is None:
-            full_size = self.objective == "mlm" or self.tie_generator  # one full-size network (run_pretraining.py:87)
             self.generator_config = derive_generator_config(
-                self.discriminator_config, 1.0 if full_size else self.generator_hidden_size,
-                1.0 if full_size else self.generator_layers, self.untied_generator_embeddings)
-        if self.generator_type == "two_tower" and not isinstance(self.generator_config, ElectraTwoTowerConfig):
+                self.discriminator_config, 1.0 if mode.one_network else self.generator_hidden_size,
+                1.0 if mode.one_network else self.generator_layers, self.untied_generator_embeddings)
+        if mode.two_tower and not isinstance(self.generator_config, ElectraTwoTowerConfig):
             self.generator_config = ElectraTwoTowerConfig(**{
                 **{k: v for k, v in self.generator_config.to_dict().items() if k != "model_type"},
                 "untied_tower_embeddings": self.untied_generator_embeddings})
-        if (self.generator_type == "two_tower"
-                and self.generator_config.untied_tower_embeddings != self.untied_generator_embeddings):
+        if mode.two_tower and self.generator_config.untied_tower_embeddings != self.untied_generator_embeddings:
             raise ValueError(f"the two-tower generator_config has untied_tower_embeddings="
                              f"{self.generator_config.untied_tower_embeddings} but untied_generator_embeddings="
                              f"{self.untied_generator_embeddings}: they must agree.")
@@ -132,27 +129,15 @@ class ElectraPretrainingConfig(PreTrainedConfig):
             self.max_predictions_per_seq = max_predictions_for(self.mask_prob, self.max_seq_length)
         self._validate()
 
-    def _check_generator_mode(self):
-        if self.generator_type not in ("masked_lm", "two_tower", "uniform"):
-            raise ValueError(f"generator_type={self.generator_type!r}: use 'masked_lm', 'two_tower' or 'uniform'.")
-        if self.objective == "electric" and self.generator_type != "two_tower":
-            raise ValueError("objective='electric' needs generator_type='two_tower': its logit correction uses the "
-                             "cloze distribution of every position (the original's default for Electric; without "
-                             "it the original fails).")
-        if self.objective == "mlm" and (self.generator_type != "masked_lm" or self.tie_generator
-                                        or self.untied_generator_embeddings):
-            raise ValueError("objective='mlm' trains one masked LM: generator_type, tie_generator and "
-                             "untied_generator_embeddings apply to 'electra' and 'electric'.")
-        if self.tie_generator and (self.generator_type != "masked_lm" or self.untied_generator_embeddings):
-            raise ValueError("tie_generator=True makes the discriminator's own encoder the generator: it needs "
-                             "generator_type='masked_lm' and shared embeddings.")
-        if self.untied_generator_embeddings and self.generator_type == "uniform":
-            raise ValueError("the uniform generator has no network, so no embeddings to untie.")
+    @property
+    def mode(self) -> GeneratorMode:
+        """The generator mode (generator_modes.MODES) these fields choose."""
+        return config_mode(self)
 
     @property
     def shares_embeddings(self) -> bool:
         """Whether the generator reads the discriminator's embeddings module."""
-        return self.objective != "mlm" and self.generator_type != "uniform" and not self.untied_generator_embeddings
+        return self.mode.shares_embeddings
 
     def _validate(self):
         disc, gen = self.discriminator_config, self.generator_config

@@ -7,21 +7,15 @@ import os
 
 from huggingface_hub import HfApi, ModelCard, ModelCardData
 
+from .generator_modes import MODE_FIELDS
 from .modeling import ElectraPretrainingModel
 from .report import metrics_table
 
-# Per half: the class that loads it, what it is, and its Hub pipeline tag.
-HALF_USAGE = {
-    "discriminator": ("transformers.ElectraForPreTraining", "the replaced-token-detection discriminator: the "
-                      "encoder to fine-tune (`ElectraForSequenceClassification`, `AutoModel`, ... load it too)",
-                      "feature-extraction"),
-    "generator": ("transformers.ElectraForMaskedLM", "the masked-LM generator trained alongside the discriminator",
-                  "fill-mask"),
-}
-TWO_TOWER_USAGE = ("electra_hf.ElectraTwoTowerGenerator", "Electric's two-tower cloze generator trained alongside "
-                   "the discriminator (its `logits` are each position's distribution given the other tokens)", None)
-MLM_USAGE = ("transformers.ElectraForMaskedLM", "the masked-LM baseline (BERT-style pre-training of the "
-             "ELECTRA architecture): the encoder to fine-tune", "fill-mask")
+# The discriminator half's card: the class that loads it, what it is, its Hub pipeline tag (the generator's is its
+# mode's: generator_modes.MODES).
+DISCRIMINATOR_CARD = ("transformers.ElectraForPreTraining", "the replaced-token-detection discriminator: the encoder "
+                      "to fine-tune (`ElectraForSequenceClassification`, `AutoModel`, ... load it too)",
+                      "feature-extraction")
 TOY_WARNING = ("> **A toy model.** It was trained for minutes on a CPU to show the pipeline and what the "
                "objective learns; it is not a useful encoder for real tasks. Pre-train a `small`, `base` or `large` "
                "preset on a large corpus, or start from the released google/electra-* checkpoints.\n\n")
@@ -49,7 +43,7 @@ def write_model_cards(output_dir: str, model: ElectraPretrainingModel, *, steps:
     what the model is, its data and steps, the held-out metrics beside trivial baselines, how to load it."""
     config = model.config
     hparams = {k: getattr(config, k) for k in (
-        "objective", "generator_type", "tie_generator", "untied_generator_embeddings", "max_seq_length", "mask_prob",
+        *MODE_FIELDS, "max_seq_length", "mask_prob",
         "max_predictions_per_seq", "mask_replace_prob", "random_replace_prob", "position_sampling", "gen_weight",
         "disc_weight", "temperature", "disallow_correct")}
     sizes = {name: {k: getattr(half.config, k) for k in ("hidden_size", "num_hidden_layers", "num_attention_heads",
@@ -64,8 +58,10 @@ def write_model_cards(output_dir: str, model: ElectraPretrainingModel, *, steps:
             f"beside what a model that learned nothing scores.\n\n{_metrics_table(metrics, baselines or {})}\n\n"
             f"## Networks\n```json\n{json.dumps(sizes, indent=1)}\n```\n\n"
             f"## Pre-training hyper-parameters\n```json\n{json.dumps(hparams, indent=1)}\n```\n")
-    usage = dict(HALF_USAGE, **({"generator": TWO_TOWER_USAGE} if config.generator_type == "two_tower" else {}),
-                 **({"generator": MLM_USAGE} if config.objective == "mlm" else {}))
+    mode = config.mode
+    usage = {"discriminator": DISCRIMINATOR_CARD}
+    if mode.card is not None:
+        usage["generator"] = (mode.generator_class, *mode.card)
     pair = ("ELECTRA pair (discriminator and generator)",
             "Both halves, as training left them: `electra_hf.ElectraPretrainingModel.from_pretrained(this_folder)` "
             "continues pre-training; each sub-folder loads on its own.\n", None)

@@ -175,11 +175,6 @@ def fused_slot_outputs(slot_hidden: torch.Tensor, head: nn.Linear, targets: torc
     return SlotOutputs(loss, predictions.view_as(targets), None if sampled is None else sampled.view_as(targets))
 
 
-def generator_class(config: ElectraPretrainingConfig) -> type[PreTrainedModel] | None:
-    """The class of a pair's generator half (None for the uniform generator)."""
-    return {"masked_lm": ElectraForMaskedLM, "two_tower": ElectraTwoTowerGenerator}.get(config.generator_type)
-
-
 class ElectraPretrainingModel(PreTrainedModel):
     """ELECTRA's generator and discriminator as one trainable model.
 
@@ -202,8 +197,9 @@ class ElectraPretrainingModel(PreTrainedModel):
         fresh = discriminator is None and generator is None
         # The generator first: parameter order (and so optimizer state in checkpoints) stays as it always was.
         self.generator = generator
-        if generator is None and generator_class(config) is not None:
-            self.generator = generator_class(config)(config.generator_config)
+        generator_class = config.mode.load_generator_class()
+        if generator is None and generator_class is not None:
+            self.generator = generator_class(config.generator_config)
         self.discriminator = None
         if config.objective != "mlm":
             self.discriminator = (discriminator if discriminator is not None
@@ -289,60 +285,68 @@ class ElectraPretrainingModel(PreTrainedModel):
     ) -> ElectraPretrainingOutput:
         """One pre-training step on a `DataCollatorForElectra` batch (run_pretraining.py:183-285); an unmasked batch is
         masked here."""
+        config = self.config
+        self._check_length(input_ids)
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        if masked_lm_positions is None:
+            masked_input_ids, masked_lm_positions, masked_lm_ids, masked_lm_weights = self._mask(input_ids,
+                                                                                                  attention_mask)
+        # Cloze outputs on the clean text: Electric's two-tower generator (run_pretraining.py:243-251).
+        cloze = (self._cloze_outputs(input_ids, attention_mask, token_type_ids)
+                 if config.generator_type == "two_tower" else None)
+        # Masked-LM output at the slots (run_pretraining.py:164-181).
+        masked_lm = self._masked_lm_outputs(masked_input_ids, attention_mask, token_type_ids, masked_lm_positions,
+                                            masked_lm_ids, masked_lm_weights.float(),
+                                            sample=self.discriminator is not None, cloze=cloze)
+        generator_loss = masked_lm.loss if cloze is None else cloze.loss
+        outputs = {"generator_loss": generator_loss, "masked_lm_loss": masked_lm.loss, "masked_lm_ids": masked_lm_ids,
+                   "masked_lm_weights": masked_lm_weights, "masked_lm_predictions": masked_lm.predictions}
+        if self.discriminator is None:  # the MLM baseline
+            return ElectraPretrainingOutput(loss=config.gen_weight * generator_loss, **outputs)
+        # Fake data (run_pretraining.py:220-241).
+        fake_ids, labels = self._fake_data(input_ids, masked_lm_positions, masked_lm.sampled_ids, masked_lm_weights)
+        # Discriminator output (run_pretraining.py:183-218).
+        disc_logits, discriminator_loss = self._discriminator_outputs(fake_ids, labels, attention_mask,
+                                                                      token_type_ids, cloze)
+        return ElectraPretrainingOutput(
+            loss=config.gen_weight * generator_loss + config.disc_weight * discriminator_loss,
+            discriminator_loss=discriminator_loss, sampled_ids=masked_lm.sampled_ids,
+            discriminator_logits=disc_logits.detach(), discriminator_labels=labels, **outputs)
+
+    def _check_length(self, input_ids: torch.Tensor) -> None:
         max_positions = self.config.discriminator_config.max_position_embeddings
         if input_ids.shape[1] > max_positions:
             raise ValueError(f"a batch of length {input_ids.shape[1]} is longer than max_position_embeddings="
                              f"{max_positions}: build the data with max_seq_length <= {max_positions}.")
-        if attention_mask is None:
-            attention_mask = torch.ones_like(input_ids)
-        config = self.config
-        if masked_lm_positions is None:
-            masking = mask_tokens(input_ids, attention_mask, config.masking, **config.masking_vocabulary())
-            masked_input_ids, masked_lm_positions = masking["masked_input_ids"], masking["masked_lm_positions"]
-            masked_lm_ids, masked_lm_weights = masking["masked_lm_ids"], masking["masked_lm_weights"]
-        weights = masked_lm_weights.float()
-        sample = self.discriminator is not None
 
-        cloze = None
-        if config.generator_type == "two_tower":  # cloze outputs on the clean text (run_pretraining.py:243-251)
-            cloze = self._cloze_outputs(input_ids, attention_mask, token_type_ids)
-        # Masked-LM output at the slots (run_pretraining.py:164-181).
-        masked_lm = self._masked_lm_outputs(masked_input_ids, attention_mask, token_type_ids, masked_lm_positions,
-                                            masked_lm_ids, weights, sample, cloze)
-        generator_loss = masked_lm.loss if cloze is None else cloze.loss
-        if self.discriminator is None:
-            return ElectraPretrainingOutput(loss=config.gen_weight * generator_loss, generator_loss=generator_loss,
-                                            masked_lm_loss=masked_lm.loss, masked_lm_ids=masked_lm_ids,
-                                            masked_lm_weights=masked_lm_weights,
-                                            masked_lm_predictions=masked_lm.predictions)
+    def _mask(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Mask a batch the collator did not (masked input, slot positions, their original ids, slot weights)."""
+        masking = mask_tokens(input_ids, attention_mask, self.config.masking, **self.config.masking_vocabulary())
+        return tuple(masking[key] for key in ("masked_input_ids", "masked_lm_positions", "masked_lm_ids",
+                                              "masked_lm_weights"))
 
-        # Fake data: samples (no gradient) at every selected slot, kept or [MASK]ed alike (run_pretraining.py:220-241).
-        fake_ids = scatter_samples(input_ids, masked_lm_positions, masked_lm.sampled_ids, masked_lm_weights)
-        if config.objective == "electric":  # every selected position is noise (run_pretraining.py:231-232)
-            labels = (slot_counts(input_ids, masked_lm_positions, masked_lm_weights) > 0).float()
-        else:  # a sample equal to the original counts as real
-            labels = (fake_ids != input_ids).float()
+    def _fake_data(self, input_ids: torch.Tensor, positions: torch.Tensor, sampled_ids: torch.Tensor,
+                   weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The generator's samples (no gradient) written at every selected slot, kept or [MASK]ed alike, and the
+        discriminator's labels: for ELECTRA, a sample equal to the original counts as real; for Electric every
+        selected position is noise (run_pretraining.py:231-232)."""
+        fake_ids = scatter_samples(input_ids, positions, sampled_ids, weights)
+        if self.config.objective == "electric":
+            return fake_ids, (slot_counts(input_ids, positions, weights) > 0).float()
+        return fake_ids, (fake_ids != input_ids).float()
 
-        # Discriminator output (run_pretraining.py:183-218).
-        disc_logits = self.discriminator(fake_ids, attention_mask=attention_mask,
-                                         token_type_ids=token_type_ids).logits
-        if config.objective == "electric":
-            disc_logits = electric_logits(disc_logits, cloze.log_q(fake_ids), config.mask_prob)
+    def _discriminator_outputs(self, fake_ids: torch.Tensor, labels: torch.Tensor, attention_mask: torch.Tensor,
+                               token_type_ids: torch.Tensor | None, cloze: ClozeOutputs | None
+                               ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-token logits (Electric's corrected by the cloze model's log q, run_pretraining.py:194-201) and the
+        sigmoid cross-entropy averaged over the real tokens."""
+        logits = self.discriminator(fake_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).logits
+        if self.config.objective == "electric":
+            logits = electric_logits(logits, cloze.log_q(fake_ids), self.config.mask_prob)
         token_weights = attention_mask.float()
-        per_token = F.binary_cross_entropy_with_logits(disc_logits.float(), labels, reduction="none")
-        discriminator_loss = (per_token * token_weights).sum() / (token_weights.sum() + 1e-6)
-        return ElectraPretrainingOutput(
-            loss=config.gen_weight * generator_loss + config.disc_weight * discriminator_loss,
-            generator_loss=generator_loss,
-            masked_lm_loss=masked_lm.loss,
-            discriminator_loss=discriminator_loss,
-            masked_lm_ids=masked_lm_ids,
-            masked_lm_weights=masked_lm_weights,
-            masked_lm_predictions=masked_lm.predictions,
-            sampled_ids=masked_lm.sampled_ids,
-            discriminator_logits=disc_logits.detach(),
-            discriminator_labels=labels,
-        )
+        per_token = F.binary_cross_entropy_with_logits(logits.float(), labels, reduction="none")
+        return logits, (per_token * token_weights).sum() / (token_weights.sum() + 1e-6)
 
     def _masked_lm_outputs(self, masked_input_ids: torch.Tensor, attention_mask: torch.Tensor,
                            token_type_ids: torch.Tensor | None, positions: torch.Tensor, masked_lm_ids: torch.Tensor,
@@ -439,7 +443,8 @@ class ElectraPretrainingModel(PreTrainedModel):
             config = ElectraPretrainingConfig.from_pretrained(pretrained_model_name_or_path, subfolder=subfolder,
                                                               **hub_kwargs)
         halves = {}
-        for name, half_cls in (("discriminator", ElectraForPreTraining), ("generator", generator_class(config))):
+        for name, half_cls in (("discriminator", ElectraForPreTraining),
+                               ("generator", config.mode.load_generator_class())):
             if half_cls is not None and (name == "generator" or config.objective != "mlm"):
                 halves[name] = half_cls.from_pretrained(pretrained_model_name_or_path,
                                                         subfolder=os.path.join(subfolder, name), **kwargs)

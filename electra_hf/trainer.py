@@ -16,6 +16,7 @@ from transformers.trainer_utils import has_length
 
 from .config import ElectraPretrainingConfig
 from .dropout import use_packed_dropout
+from .generator_modes import MODE_FIELDS
 from .metrics.pretraining import PretrainingMetrics
 from .modeling import ElectraPretrainingModel
 from .optimization import AdamWeightDecay, electra_parameter_groups, get_electra_schedule
@@ -83,7 +84,6 @@ def remove_checkpoints(output_dir: str, reason: str = "--overwrite_output_dir") 
             shutil.rmtree(os.path.join(output_dir, name))
 
 
-MODE_FIELDS = ("objective", "generator_type", "tie_generator", "untied_generator_embeddings")
 ARCHITECTURE_FIELDS = ("vocab_size", "embedding_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
                        "intermediate_size", "max_position_embeddings")
 

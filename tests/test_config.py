@@ -96,11 +96,14 @@ def test_round_trip_through_save_pretrained(tmp_path):
     ({"objective": "bert"}, "objective='bert'"),
     ({"temperature": 0.0}, "temperature=0.0"),
     ({"learning_rate": 1e-4}, "ElectraTrainingArguments"),
-    ({"objective": "electric", "generator_type": "masked_lm"}, "needs generator_type='two_tower'"),
+    ({"objective": "electric", "generator_type": "masked_lm"}, "'electric' with generator_type='masked_lm' is not a generator mode.*"
+     "two_tower: generator_type='two_tower'"),
     ({"generator_type": "tiny_lm"}, "generator_type='tiny_lm'"),
-    ({"objective": "mlm", "tie_generator": True}, "objective='mlm' trains one masked LM"),
-    ({"tie_generator": True, "untied_generator_embeddings": True}, "shared embeddings"),
-    ({"generator_type": "uniform", "untied_generator_embeddings": True}, "no embeddings to untie"),
+    ({"objective": "mlm", "tie_generator": True}, "tie_generator=True is not a generator mode.*modes of 'mlm' are "
+     "mlm: generator_type='masked_lm'.$"),
+    ({"tie_generator": True, "untied_generator_embeddings": True},
+     "tie_generator=True, untied_generator_embeddings=True is not a generator mode"),
+    ({"generator_type": "uniform", "untied_generator_embeddings": True}, "'uniform', untied_generator_embeddings=True is not a generator mode"),
     ({"model_hparam_overrides": {"hidden_size": 250}}, "not a multiple of num_attention_heads"),
 ])
 def test_bad_configs_fail_with_a_message(overrides, message):

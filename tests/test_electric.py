@@ -291,8 +291,9 @@ def test_trainer_resume_loads_every_mode(tmp_path, overrides):
 
 @pytest.mark.parametrize("hparams, message", [
     ({"uniform_generator": True, "two_tower_generator": True}, "both true"),
-    ({"electric_objective": True, "two_tower_generator": False}, "needs generator_type='two_tower'"),
-    ({"untied_generator": False, "untied_generator_embeddings": True}, "shared embeddings"),
+    ({"electric_objective": True, "two_tower_generator": False}, "'electric' with generator_type='masked_lm' is not a generator mode"),
+    ({"untied_generator": False, "untied_generator_embeddings": True},
+     "tie_generator=True, untied_generator_embeddings=True is not a generator mode"),
 ])
 def test_contradictory_original_flags_are_refused(hparams, message):
     with pytest.raises(ValueError, match=message):

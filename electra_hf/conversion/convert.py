@@ -31,8 +31,9 @@ from transformers import (
 )
 
 from ..config import ElectraPretrainingConfig
+from ..generator_modes import MODE_FIELDS, MODES
 from ..original_hparams import original_objective, read_original_hparams
-from ..modeling import ElectraPretrainingModel, generator_class
+from ..modeling import ElectraPretrainingModel
 from ..two_tower import ElectraTwoTowerConfig, ElectraTwoTowerGenerator, saved_generator_class
 from .names import (
     DISCRIMINATOR_HEAD,
@@ -59,21 +60,11 @@ ORIGINAL_DEBUG = {"hidden_size": 144, "num_hidden_layers": 3, "intermediate_size
 OTHER_MODELS = {"bert/": "a BERT checkpoint", "encoder/block_000/": "a T5 checkpoint",
                 "shared/embedding": "a T5 checkpoint", "roberta/": "a RoBERTa checkpoint",
                 "model/h0/": "a GPT-2 checkpoint"}
-TWO_TOWER = ("two_tower", "two_tower_untied")
-# What each generator layout is, in words (conversion summaries and errors)
-LAYOUTS = {
-    "separate": "ELECTRA: a generator network sharing the discriminator's embeddings (generator/encoder/*)",
-    "untied": "ELECTRA with untied generator embeddings (generator/embeddings/*)",
-    "tied": "a tied generator: the discriminator's own encoder with a masked-LM head (electra/* and "
-            "generator_predictions/*)",
-    "mlm": "a masked LM, the original's BERT-style mode (electra/* and generator_predictions/*, no discriminator)",
-    "two_tower": "Electric's two-tower generator sharing the discriminator's embeddings (generator_ltr/*, "
-                 "generator_rtl/*, cloze_predictions/*)",
-    "two_tower_untied": "Electric's two-tower generator with untied tower embeddings (generator_ltr/embeddings/*, "
-                        "generator_rtl/embeddings/*)",
-    None: "no generator variables: a discriminator-only checkpoint, or one pre-trained with uniform_generator=True "
-          "(that generator has no weights, so the two look the same)",
-}
+TWO_TOWER = tuple(name for name, mode in MODES.items() if mode.two_tower)
+# The layouts of the original's checkpoints (those of the generator modes that have variables), in words
+LAYOUTS = {**{name: mode.description for name, mode in MODES.items() if mode.tf_scopes},
+           None: "no generator variables: a discriminator-only checkpoint, or one pre-trained with "
+                 "uniform_generator=True (that generator has no weights, so the two look the same)"}
 # Original hparams that are fields of the pair config under the same name (configure_pretraining.py)
 PAIR_HPARAMS = ("max_seq_length", "mask_prob", "max_predictions_per_seq", "temperature", "disallow_correct",
                 "gen_weight", "disc_weight")
@@ -186,32 +177,19 @@ def pair_fields(layout: dict, hparams: dict | None = None) -> dict | None:
     def conflict(what: str):
         raise ValueError(f"conflicting --hparams: {what}, but the checkpoint's variables say {LAYOUTS[name]}.")
 
-    layout_flags = {  # the original's flags as this layout implies them; None: the original ignores the flag
-        "two_tower_generator": name in TWO_TOWER,
-        "uniform_generator": False if name is not None else None,
-        "untied_generator": None if name in ("mlm", None) else name != "tied",
-        "untied_generator_embeddings": (name in ("untied", "two_tower_untied")
-                                        if name in ("separate", "untied", *TWO_TOWER) else None)}
-    for flag, implied in layout_flags.items():
-        if flag in hparams and implied is not None and bool(hparams[flag]) != implied:
+    # the original's flags as this layout implies them (a flag the original ignores there is absent)
+    implied = dict(MODES[name].original_flags) if name else {"two_tower_generator": False}
+    for flag, value in implied.items():
+        if flag in hparams and bool(hparams[flag]) != value:
             conflict(f"{flag} is {hparams[flag]}")
-    if name in TWO_TOWER:
-        if said == "mlm":
-            conflict("electra_objective and electric_objective are false (a masked LM alone)")
-        return {"objective": said or "electric", "generator_type": "two_tower",
-                "untied_generator_embeddings": name == "two_tower_untied"}
-    if name is None:  # the objective of a discriminator alone is whatever the hparams say
+    if name is None:  # a discriminator alone, or the uniform generator's pair if the hparams say so
         if not hparams.get("uniform_generator"):
             return None
-        if said not in (None, "electra"):
-            conflict(f"uniform_generator is true with the {said} objective (the original's uniform generator "
-                     "trains ELECTRA)")
-        return {"objective": "electra", "generator_type": "uniform"}
-    objective = "mlm" if name == "mlm" else "electra"
-    if said is not None and said != objective:
+        name = "uniform"
+    mode = MODES[name]
+    if said is not None and said not in mode.objectives:
         conflict(f"the objective is {said}")
-    return {"objective": objective, "tie_generator": name == "tied",
-            "untied_generator_embeddings": name == "untied"}
+    return {field: getattr(mode, field) for field in MODE_FIELDS[1:]} | {"objective": said or mode.objectives[0]}
 
 
 def infer_configs(reader: TFCheckpointReader, layout: dict, hparams: dict | None = None,
@@ -303,15 +281,6 @@ def _load_half(model: torch.nn.Module, reader: TFCheckpointReader, table) -> Non
         raise CheckpointError(f"incomplete conversion: missing {sorted(missing)}, unexpected {result.unexpected_keys}.")
 
 
-def _generator_scopes(name: str | None) -> tuple[str, ...]:
-    """The TF scopes a converted generator owns: a variable there that the model has no place for is an error."""
-    return {"separate": ("generator/", "generator_predictions/", "electra/embeddings/"),
-            "untied": ("generator/", "generator_predictions/"),
-            "tied": ("electra/", "generator_predictions/"), "mlm": ("electra/", "generator_predictions/"),
-            "two_tower": ("generator_ltr/", "generator_rtl/", "cloze_predictions/", "electra/embeddings/"),
-            "two_tower_untied": ("generator_ltr/", "generator_rtl/", "cloze_predictions/")}.get(name, ())
-
-
 def _pair_config(disc_config: ElectraConfig, gen_config: ElectraConfig | None, fields: dict,
                  hparams: dict) -> ElectraPretrainingConfig:
     """The pair's ElectraPretrainingConfig: the layout's fields, the original's pair hparams where given."""
@@ -371,7 +340,7 @@ def tf_to_hf(checkpoint: str, output_dir: str, which: str = "both", hparams: dic
         _load_half(gen, reader, table)
         halves["generator"] = gen
         used |= {tf for tf, _, _ in table}
-    own_scopes = {"discriminator": ("electra/", "discriminator_predictions/"), "generator": _generator_scopes(name)}
+    own_scopes = {"discriminator": ("electra/", "discriminator_predictions/"), "generator": MODES[name].tf_scopes if name else ()}
     unexpected = [n for n in sorted(set(reader.entries) - used) if not is_bookkeeping(n)
                   and any(n.startswith(own_scopes[half]) for half in halves)]
     if unexpected:  # e.g. a projection where the shapes say none: the model would silently differ
@@ -396,11 +365,7 @@ def tf_to_hf(checkpoint: str, output_dir: str, which: str = "both", hparams: dic
             logger.warning("No pair config.json (%s): the halves are written as separate models.", err)
             report.notes.append(f"no pair config.json ({err})")
     if pair is not None:
-        mode = {"two_tower": "two-tower generator", "uniform": "uniform generator"}.get(pair.generator_type,
-                                                                                     "masked-LM generator")
-        extras = [flag for flag in ("tie_generator", "untied_generator_embeddings") if getattr(pair, flag)]
-        report.notes.append(f"pair config.json: objective {pair.objective!r}, {mode}" +
-                            "".join(f", {flag}=True" for flag in extras))
+        report.notes.append(f"pair config.json: objective {pair.objective!r}, generator mode {pair.mode.name!r}")
     vocab = os.path.join(os.path.dirname(reader.prefix), "vocab.txt")
     tokenizer = BertTokenizer.from_pretrained(os.path.dirname(reader.prefix), do_lower_case=hparams.get(
         "do_lower_case", True)) if os.path.isfile(vocab) else None
@@ -415,8 +380,7 @@ def tf_to_hf(checkpoint: str, output_dir: str, which: str = "both", hparams: dic
                 tokenizer.save_pretrained(os.path.join(staging, half))
         with open(os.path.join(staging, "conversion.json"), "w") as f:
             json.dump({"source": os.path.abspath(reader.prefix), "layout": {**layout, "name": name},
-                       "pair": None if pair is None else {k: getattr(pair, k) for k in (
-                           "objective", "generator_type", "tie_generator", "untied_generator_embeddings")},
+                       "pair": None if pair is None else {k: getattr(pair, k) for k in MODE_FIELDS},
                        "converted": report.converted,
                        "skipped": {k: len(v) for k, v in report.skipped.items()}}, f, indent=1)
     report.written = {half: os.path.join(output_dir, half) for half in halves}
@@ -459,17 +423,6 @@ def _write_vocab(model_dir: str, path: str) -> None:
     vocab = sorted(tokenizer.get_vocab().items(), key=lambda item: item[1])
     with open(path, "w", encoding="utf-8") as f:
         f.writelines(token + "\n" for token, _ in vocab)
-
-
-def _pair_layout(config: ElectraPretrainingConfig) -> str | None:
-    """The checkpoint layout (a LAYOUTS key) of a pair config."""
-    if config.objective == "mlm":
-        return "mlm"
-    if config.generator_type == "uniform":
-        return None
-    if config.generator_type == "two_tower":
-        return "two_tower_untied" if config.untied_generator_embeddings else "two_tower"
-    return "tied" if config.tie_generator else "untied" if config.untied_generator_embeddings else "separate"
 
 
 def _guess_layout(disc: ElectraForPreTraining, gen) -> str:
@@ -526,9 +479,9 @@ def hf_to_tf(output_dir: str, discriminator: str | None = None, generator: str |
                              f"{ElectraPretrainingConfig.model_type!r}, discriminator/, generator/): "
                              + ("pass its halves as discriminator/generator." if model_type else "no config.json."))
         config = ElectraPretrainingConfig.from_pretrained(pair)
-        layout = _pair_layout(config)
+        layout = config.mode.name if config.mode.tf_scopes else None  # the uniform generator: no variables
         discriminator = os.path.join(pair, "discriminator") if config.objective != "mlm" else None
-        gen_cls = generator_class(config)
+        gen_cls = config.mode.load_generator_class()
         generator = os.path.join(pair, "generator") if gen_cls is not None else None
     elif not discriminator:
         raise ValueError("hf_to_tf needs the discriminator (its embeddings are the shared ones), or a pair "

@@ -1,0 +1,133 @@
+"""The generator modes: one table that the pair config (validation), the model (the generator's class and how
+the two halves share), the model cards and the TF converter (variable scopes, the original's flags) read.
+
+A mode is one valid combination of the pair config's `objective`, `generator_type`, `tie_generator` and
+`untied_generator_embeddings`; its name is also the layout of the original's checkpoint that it corresponds to.
+A new mode is a row here (and, if it computes something new, the code that computes it).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+OBJECTIVES = ("electra", "electric", "mlm")
+# The pair config's fields that choose the mode (a checkpoint of another mode cannot be resumed).
+MODE_FIELDS = ("objective", "generator_type", "tie_generator", "untied_generator_embeddings")
+
+
+@dataclass(frozen=True)
+class GeneratorMode:
+    name: str
+    description: str  # in words: conversion summaries and errors
+    objectives: tuple[str, ...]  # the objectives this generator can train with
+    generator_type: str
+    generator_class: str | None  # "module.Class" that loads the generator half; None: it has no weights
+    card: tuple[str, str | None] | None  # the generator half's model card: what it is, its Hub pipeline tag
+    tie_generator: bool = False
+    untied_generator_embeddings: bool = False
+    # The original's checkpoint: the TF scopes this generator owns, and the original's flags this mode implies
+    # (a flag the original ignores in this mode is absent).
+    tf_scopes: tuple[str, ...] = ()
+    original_flags: tuple[tuple[str, bool], ...] = ()
+
+    @property
+    def one_network(self) -> bool:
+        """The generator is a full-size network the discriminator's encoder is (tied) or there is no discriminator
+        (MLM): it is not shrunk by generator_hidden_size (run_pretraining.py:87-93)."""
+        return self.tie_generator or self.objectives == ("mlm",)
+
+    @property
+    def shares_embeddings(self) -> bool:
+        """Whether the generator reads the discriminator's embeddings module."""
+        return self.generator_class is not None and self.objectives != ("mlm",) and not self.untied_generator_embeddings
+
+    @property
+    def two_tower(self) -> bool:
+        return self.generator_type == "two_tower"
+
+    def load_generator_class(self):
+        if self.generator_class is None:
+            return None
+        module, name = self.generator_class.rsplit(".", 1)
+        return getattr(importlib.import_module(module), name)
+
+
+_MASKED_LM = "transformers.ElectraForMaskedLM"
+_TWO_TOWER = "electra_hf.ElectraTwoTowerGenerator"
+_GENERATOR_CARD = ("the masked-LM generator trained alongside the discriminator", "fill-mask")
+_TWO_TOWER_CARD = ("Electric's two-tower cloze generator trained alongside the discriminator (its `logits` are each "
+                   "position's distribution given the other tokens)", None)
+
+MODES = {mode.name: mode for mode in (
+    GeneratorMode("separate", "ELECTRA: a generator network sharing the discriminator's embeddings "
+                  "(generator/encoder/*)", ("electra",), "masked_lm", _MASKED_LM, _GENERATOR_CARD,
+                  tf_scopes=("generator/", "generator_predictions/", "electra/embeddings/"),
+                  original_flags=(("two_tower_generator", False), ("uniform_generator", False),
+                                  ("untied_generator", True), ("untied_generator_embeddings", False))),
+    GeneratorMode("untied", "ELECTRA with untied generator embeddings (generator/embeddings/*)", ("electra",),
+                  "masked_lm", _MASKED_LM, _GENERATOR_CARD, untied_generator_embeddings=True,
+                  tf_scopes=("generator/", "generator_predictions/"),
+                  original_flags=(("two_tower_generator", False), ("uniform_generator", False),
+                                  ("untied_generator", True), ("untied_generator_embeddings", True))),
+    GeneratorMode("tied", "a tied generator: the discriminator's own encoder with a masked-LM head (electra/* and "
+                  "generator_predictions/*)", ("electra",), "masked_lm", _MASKED_LM, _GENERATOR_CARD,
+                  tie_generator=True, tf_scopes=("electra/", "generator_predictions/"),
+                  original_flags=(("two_tower_generator", False), ("uniform_generator", False),
+                                  ("untied_generator", False))),
+    GeneratorMode("mlm", "a masked LM, the original's BERT-style mode (electra/* and generator_predictions/*, no "
+                  "discriminator)", ("mlm",), "masked_lm", _MASKED_LM,
+                  ("the masked-LM baseline (BERT-style pre-training of the ELECTRA architecture): the encoder to "
+                   "fine-tune", "fill-mask"),
+                  tf_scopes=("electra/", "generator_predictions/"),
+                  original_flags=(("two_tower_generator", False), ("uniform_generator", False))),
+    GeneratorMode("two_tower", "Electric's two-tower generator sharing the discriminator's embeddings "
+                  "(generator_ltr/*, generator_rtl/*, cloze_predictions/*)", ("electric", "electra"), "two_tower",
+                  _TWO_TOWER, _TWO_TOWER_CARD,
+                  tf_scopes=("generator_ltr/", "generator_rtl/", "cloze_predictions/", "electra/embeddings/"),
+                  original_flags=(("two_tower_generator", True), ("uniform_generator", False),
+                                  ("untied_generator", True), ("untied_generator_embeddings", False))),
+    GeneratorMode("two_tower_untied", "Electric's two-tower generator with untied tower embeddings "
+                  "(generator_ltr/embeddings/*, generator_rtl/embeddings/*)", ("electric", "electra"), "two_tower",
+                  _TWO_TOWER, _TWO_TOWER_CARD, untied_generator_embeddings=True,
+                  tf_scopes=("generator_ltr/", "generator_rtl/", "cloze_predictions/"),
+                  original_flags=(("two_tower_generator", True), ("uniform_generator", False),
+                                  ("untied_generator", True), ("untied_generator_embeddings", True))),
+    GeneratorMode("uniform", "the uniform generator: no network, fakes drawn uniformly over the vocabulary "
+                  "(run_pretraining.py:167-173)", ("electra",), "uniform", None, None,
+                  original_flags=(("two_tower_generator", False), ("uniform_generator", True))),
+)}
+GENERATOR_TYPES = tuple(dict.fromkeys(mode.generator_type for mode in MODES.values()))
+# An objective's generator when generator_type is not given (configure_pretraining.py:133: Electric's is the
+# two-tower one).
+DEFAULT_GENERATOR_TYPE = {"electra": "masked_lm", "electric": "two_tower", "mlm": "masked_lm"}
+
+
+def _fields(mode: GeneratorMode) -> str:
+    given = [f"generator_type={mode.generator_type!r}"]
+    given += [f"{flag}=True" for flag in ("tie_generator", "untied_generator_embeddings") if getattr(mode, flag)]
+    return ", ".join(given)
+
+
+def mode_of(objective: str, generator_type: str, tie_generator: bool = False,
+            untied_generator_embeddings: bool = False) -> GeneratorMode:
+    """The mode of these config fields; a clear error naming the modes the objective has when none fits."""
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective={objective!r}: use one of {', '.join(map(repr, OBJECTIVES))}.")
+    if generator_type not in GENERATOR_TYPES:
+        raise ValueError(f"generator_type={generator_type!r}: use one of {', '.join(map(repr, GENERATOR_TYPES))}.")
+    for mode in MODES.values():
+        if objective in mode.objectives and (mode.generator_type, mode.tie_generator,
+                                             mode.untied_generator_embeddings) == (
+                generator_type, bool(tie_generator), bool(untied_generator_embeddings)):
+            return mode
+    given = _fields(GeneratorMode("", "", (), generator_type, None, None, bool(tie_generator),
+                                  bool(untied_generator_embeddings)))
+    choices = "; ".join(f"{mode.name}: {_fields(mode)}" for mode in MODES.values() if objective in mode.objectives)
+    raise ValueError(f"objective={objective!r} with {given} is not a generator mode. The modes of {objective!r} "
+                     f"are {choices}.")
+
+
+def config_mode(config) -> GeneratorMode:
+    """The mode of a pair config (anything with the MODE_FIELDS attributes)."""
+    return mode_of(*(getattr(config, name) for name in MODE_FIELDS))
