@@ -26,8 +26,8 @@ import argparse
 import logging
 import sys
 
+from electra_hf.cli import one_line_errors
 from electra_hf.conversion.convert import hf_to_tf, tf_to_hf
-from electra_hf.conversion.tf_bundle import CheckpointError
 from electra_hf.hub import push_folder_to_hub
 
 logger = logging.getLogger("convert_tf_checkpoint")
@@ -67,21 +67,18 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+@one_line_errors
 def main(argv: list[str] | None = None):
     args = parse_arguments(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
-    try:
-        if args.command == "tf2hf":
-            report = tf_to_hf(args.checkpoint, args.output_dir, which=args.which, hparams=args.hparams,
-                              num_attention_heads=args.num_attention_heads,
-                              generator_num_attention_heads=args.generator_num_attention_heads,
-                              overwrite=args.overwrite)
-        else:
-            report = hf_to_tf(args.output_dir, discriminator=args.discriminator, generator=args.generator,
-                              global_step=args.global_step, optimizer_slots=args.optimizer_slots,
-                              num_shards=args.num_shards, overwrite=args.overwrite, pair=args.model)
-    except (CheckpointError, FileExistsError, FileNotFoundError, ValueError) as err:
-        raise SystemExit(f"error: {err}") from None
+    if args.command == "tf2hf":
+        report = tf_to_hf(args.checkpoint, args.output_dir, which=args.which, hparams=args.hparams,
+                          num_attention_heads=args.num_attention_heads,
+                          generator_num_attention_heads=args.generator_num_attention_heads, overwrite=args.overwrite)
+    else:
+        report = hf_to_tf(args.output_dir, discriminator=args.discriminator, generator=args.generator,
+                          global_step=args.global_step, optimizer_slots=args.optimizer_slots,
+                          num_shards=args.num_shards, overwrite=args.overwrite, pair=args.model)
     print(report.summary())
     if getattr(args, "push_to_hub", None):
         for half, folder in report.written.items():

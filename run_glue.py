@@ -68,10 +68,8 @@ def main(argv: list[str] | None = None) -> dict:
     # the heavy imports after the arguments: --help and a bad flag answer at once
     from electra_hf.loading import (check_hub_name, check_hub_push, check_max_length, discriminator_path,
                                     load_model_tokenizer)
-    from electra_hf.tasks import (TRAINABLE_TASKS, ClassificationTask, ElectraForClassification, custom_task, get_task,
-                                  load_task_splits)
-    from electra_hf.tasks.classification import predict_diagnostic
-    from electra_hf.tasks.runner import format_summary, run_trials
+    from electra_hf.output_lock import output_dir_lock
+    from electra_hf.tasks import ElectraForClassification
 
     model_path = discriminator_path(model_args.model_name_or_path)
     check_hub_push(training_args.push_to_hub)
@@ -83,6 +81,17 @@ def main(argv: list[str] | None = None) -> dict:
                          "(--train_file and --validation_file).")
     if task_name != "custom" and not data_args.glue_dir:
         check_hub_name(data_args.dataset_name, "--dataset_name", repo_type="dataset")
+
+    with output_dir_lock(training_args.output_dir, owner=training_args.should_save):
+        return run_tasks(task_name, model_path, tokenizer, data_args, finetuning_args, training_args, explicit)
+
+
+def run_tasks(task_name: str, model_path: str, tokenizer, data_args: DataArguments, finetuning_args,
+              training_args, explicit: set[str]) -> dict:
+    """Each task's trials (AX predicted by the MNLI model), the GLUE-server files, results.json."""
+    from electra_hf.tasks import TRAINABLE_TASKS, ClassificationTask, custom_task, get_task, load_task_splits
+    from electra_hf.tasks.classification import predict_diagnostic
+    from electra_hf.tasks.runner import format_summary, run_trials
 
     submission_dir = os.path.join(training_args.output_dir, "submission")
     if training_args.overwrite_output_dir and training_args.should_save:

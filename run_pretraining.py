@@ -125,7 +125,13 @@ def parse_arguments(argv: list[str]) -> tuple[ModelArguments, DataArguments, Ele
 
 def config_overrides(model_args: ModelArguments, data_args: DataArguments) -> dict:
     """The ElectraPretrainingConfig fields the command line sets, for a new model or a continued pair."""
-    overrides = json.loads(model_args.config_overrides) if model_args.config_overrides else {}
+    try:
+        overrides = json.loads(model_args.config_overrides) if model_args.config_overrides else {}
+    except json.JSONDecodeError as err:
+        raise ValueError(f"--config_overrides is not valid JSON ({err}): give an object, e.g. "
+                         '\'{"disc_weight": 30}\'.') from None
+    if not isinstance(overrides, dict):
+        raise ValueError(f"--config_overrides must be a JSON object, not {type(overrides).__name__}.")
     for name in ("objective", "generator_hidden_size", "generator_type"):
         if getattr(model_args, name) is not None:
             overrides[name] = getattr(model_args, name)
@@ -303,9 +309,10 @@ def check_arguments(model_args: ModelArguments, data_args: DataArguments, traini
 def resume_point(training_args):
     """The checkpoint to resume (the user's, else the output dir's last complete one) and, when it already holds
     every step, its trainer state."""
-    from electra_hf.trainer import finished_training, last_complete_checkpoint
+    from electra_hf.trainer import check_resumable, finished_training, last_complete_checkpoint
 
     checkpoint = training_args.resume_from_checkpoint
+    check_resumable(checkpoint)
     if checkpoint is None and not training_args.overwrite_output_dir:
         checkpoint = last_complete_checkpoint(training_args.output_dir)
     return checkpoint, finished_training(checkpoint, training_args)
@@ -410,6 +417,14 @@ def main(argv: list[str] | None = None) -> dict:
     model_args, data_args, training_args = parse_arguments(sys.argv[1:] if argv is None else argv)
     cli.setup_logging(logger, training_args)
     check_arguments(model_args, data_args, training_args)
+    from electra_hf.output_lock import output_dir_lock
+
+    with output_dir_lock(training_args.output_dir, owner=training_args.process_index == 0):
+        return pretrain(model_args, data_args, training_args)
+
+
+def pretrain(model_args: ModelArguments, data_args: DataArguments, training_args) -> dict:
+    """The run itself: resume point, corpus, tokenizer, model, examples, training, and what it leaves behind."""
     # the heavy imports after the arguments: --help and a bad flag answer at once
     from electra_hf import ElectraTrainer
     from electra_hf.data import load_documents

@@ -9,6 +9,7 @@ import argparse
 import functools
 import json
 import logging
+import os
 import sys
 from dataclasses import dataclass, field
 
@@ -76,6 +77,7 @@ def parse_arguments(dataclass_types: tuple, defaults: dict, argv: list[str], des
     parser = argument_parser(dataclass_types, description)
     if len(argv) == 1 and argv[0].endswith(".json"):
         given = read_json_arguments(argv[0])
+        check_json_types(parser, given, argv[0])
         try:
             return (*parser.parse_dict({**defaults, **given}), set(given))
         except (TypeError, ValueError) as err:
@@ -87,6 +89,28 @@ def parse_arguments(dataclass_types: tuple, defaults: dict, argv: list[str], des
         action.default = argparse.SUPPRESS
     given, _ = detector.parse_known_args(argv)
     return (*parsed, set(vars(given)))
+
+
+def check_json_types(parser: argparse.ArgumentParser, given: dict, path: str) -> None:
+    """What argparse checks on a command line, for a JSON argument file (HfArgumentParser.parse_dict takes any
+    value): booleans and numbers of their type, and one of the choices. (String arguments also take JSON objects
+    and lists: report_to, deepspeed, fsdp_config, ...)"""
+    actions = {action.dest: action for action in parser._actions}
+    for name, value in given.items():
+        action = actions.get(name)
+        if action is None or value is None:
+            continue  # an unknown name: parse_dict names it
+        for item in value if isinstance(value, list) and action.nargs in ("+", "*") else [value]:
+            wanted = action.type
+            fits = (isinstance(item, bool) or str(item).lower() in ("true", "false", "yes", "no", "1", "0")
+                    if wanted is string_to_bool else
+                    isinstance(item, int) and not isinstance(item, bool) if wanted is int else
+                    isinstance(item, (int, float)) and not isinstance(item, bool) if wanted is float else True)
+            if not fits:
+                kind = {string_to_bool: "a boolean", int: "an integer", float: "a number"}[wanted]
+                raise ValueError(f"{path}: {name} is {item!r}, it must be {kind}.")
+            if action.choices is not None and item not in action.choices:
+                raise ValueError(f"{path}: {name} is {item!r}; choose one of {list(action.choices)}.")
 
 
 def read_json_arguments(path: str) -> dict:
@@ -114,19 +138,30 @@ def setup_logging(logger: logging.Logger, training_args) -> None:
     datasets.utils.logging.set_verbosity(training_args.get_process_log_level())
 
 
+# Bad input as the package reports it: its own validation raises ValueError (CheckpointError is one) or an
+# OSError naming the file; a library's error we anticipate is re-raised as one of these where it happens.
+USER_ERRORS = (ValueError, OSError)
+
+
 def one_line_errors(main):
-    """Run as a command, `main` ends on bad input (our ValueError, a missing file) with `<prog>: error: ...` and
-    exit status 2, as argparse does, instead of a traceback; called as a function it raises as usual."""
+    """Run as a command, `main` ends on bad input with `<prog>: error: ...` and exit status 2, as argparse does,
+    instead of a traceback (`--debug` or ELECTRA_HF_DEBUG=1 shows it); called as a function it raises as usual."""
 
     @functools.wraps(main)
     def command(argv: list[str] | None = None):
         if argv is not None:
             return main(argv)
+        debug = "--debug" in sys.argv[1:] or os.environ.get("ELECTRA_HF_DEBUG", "") not in ("", "0")
+        sys.argv = [arg for arg in sys.argv if arg != "--debug"]
         try:
             return main(None)
-        except (ValueError, FileNotFoundError, NotADirectoryError) as err:
+        except USER_ERRORS as err:
+            if debug:
+                raise
             message = " ".join(str(err).split()) or type(err).__name__
-            sys.stderr.write(f"{sys.argv[0].rsplit('/', 1)[-1]}: error: {message}\n")
+            if isinstance(err, OSError) and err.filename and str(err.filename) not in message:
+                message = f"{err.filename}: {message}"
+            sys.stderr.write(f"{os.path.basename(sys.argv[0])}: error: {message}\n")
             raise SystemExit(2) from None
 
     return command

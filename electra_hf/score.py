@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .cli import parse_arguments
+from .cli import one_line_errors, parse_arguments
+from .data.text_files import reading
 from .scoring import LONG_TEXTS, check_nbest_item, load_scorer, pseudo_log_likelihoods, rerank
 
 logger = logging.getLogger("electra_hf.score")
@@ -57,14 +58,14 @@ class ScoreArguments:
 
 def read_texts(path: str) -> list[str]:
     """One text per line (\\n, \\r\\n or \\r), line endings removed; blank lines are empty texts."""
-    with open(path, encoding="utf-8-sig") as f:  # a byte-order mark is not text
+    with reading(path), open(path, encoding="utf-8-sig") as f:  # a byte-order mark is not text
         return [line.rstrip("\n") for line in f]
 
 
 def read_nbest(path: str, weight: float) -> list[dict]:
     """One n-best list per non-blank line, each checked (`check_nbest_item`); errors name the line."""
     items = []
-    with open(path, encoding="utf-8-sig") as f:  # a byte-order mark is not text
+    with reading(path), open(path, encoding="utf-8-sig") as f:  # a byte-order mark is not text
         for number, line in enumerate(f, 1):
             if not line.strip():
                 continue
@@ -120,6 +121,7 @@ def run(args: ScoreArguments, explicit: set[str]) -> int:
     return num_texts
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> int:
     """Parse `argv` (default: sys.argv[1:]), score, write; bad input stops with a one-line error, no traceback."""
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.WARNING,
@@ -128,10 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("electra_hf.scoring").setLevel(logging.INFO)
     args, explicit = parse_arguments((ScoreArguments,), {}, sys.argv[1:] if argv is None else argv,
                                      description=__doc__)
-    try:
-        return run(args, explicit)
-    except (ValueError, OSError) as err:
-        raise SystemExit(f"electra_hf.score: error: {err}") from None
+    return run(args, explicit)
 
 
 if __name__ == "__main__":

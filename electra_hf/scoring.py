@@ -132,7 +132,8 @@ def pseudo_log_likelihoods(model: ElectraForPreTraining, tokenizer: PreTrainedTo
     - A text of more than `max_length - 2` word pieces: `long_texts="window"` scores it in overlapping windows
       advancing by `stride` tokens (default half a window), each token once, in the window where it has the
       most context on both sides; `long_texts="error"` raises a ValueError naming the text and its length.
-    - An empty text (no word pieces, e.g. "" or only spaces) has PLL 0.0 and num_tokens 0.
+    - An empty text ("" or only spaces) has PLL 0.0 and num_tokens 0; any other text without word pieces (e.g.
+      control characters only) is an error naming it.
     - `names`: how error messages name each text (default "text <index>"); `progress`: a tqdm bar.
     """
     if long_texts not in LONG_TEXTS:
@@ -161,15 +162,20 @@ def pseudo_log_likelihoods(model: ElectraForPreTraining, tokenizer: PreTrainedTo
                     verbose=False)["input_ids"] if unique else []
     # Every sequence to run: (unique text index, input ids, which positions are summed).
     sequences: list[tuple[int, list[int], list[bool]]] = []
+    def name_of(i: int) -> str:
+        index = texts.index(unique[i])
+        return names[index] if names is not None else f"text {index}"
+
     for i, text_ids in enumerate(ids):
+        if not text_ids and unique[i].strip():  # e.g. control characters: a PLL of 0.0 would rank it best
+            raise ValueError(f"{name_of(i)} ({unique[i][:20]!r}) has no tokens the tokenizer knows: a PLL of 0.0 "
+                             "would score it as the most likely text; remove it or clean it.")
         if len(text_ids) <= window:
             if text_ids:
                 sequences.append((i, [cls_id, *text_ids, sep_id], [False, *[True] * len(text_ids), False]))
             continue
         if long_texts == "error":
-            index = texts.index(unique[i])
-            name = names[index] if names is not None else f"text {index}"
-            raise ValueError(f"{name} has {len(text_ids)} tokens, more than the {window} that fit the model "
+            raise ValueError(f"{name_of(i)} has {len(text_ids)} tokens, more than the {window} that fit the model "
                              f"(max_length {max_length} less [CLS] and [SEP]): shorten it or score it in windows "
                              "(long_texts='window').")
         for start, length, scored in _windows(len(text_ids), window, stride):

@@ -8,6 +8,7 @@ import logging
 import os
 import re
 import shutil
+import zipfile
 
 import torch
 from torch.utils.data import SequentialSampler
@@ -30,35 +31,108 @@ def _transformer_layers(model: torch.nn.Module) -> int | None:
     return getattr(config, "num_hidden_layers", None)
 
 
-def _has_weights(directory: str) -> bool:
-    return any(os.path.exists(os.path.join(directory, name))
-               for name in ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin"))
+def _safetensors_damage(path: str) -> str | None:
+    """Whether a safetensors file is as long as its header says (a truncated copy or save is not)."""
+    size = os.path.getsize(path)
+    try:
+        with open(path, "rb") as f:
+            header_size = int.from_bytes(f.read(8), "little")
+            if not 0 < header_size <= size - 8:
+                return f"{path} is truncated (no complete header)"
+            header = json.loads(f.read(header_size))
+    except (OSError, ValueError):
+        return f"{path} is damaged (its header is not readable)"
+    end = max((t["data_offsets"][1] for k, t in header.items() if k != "__metadata__"), default=0)
+    return None if size == 8 + header_size + end else f"{path} is truncated ({size} of {8 + header_size + end} bytes)"
 
 
-def is_complete_checkpoint(directory: str) -> bool:
-    try:  # the Trainer writes trainer_state.json last: without it the save did not finish
+def _torch_file_damage(path: str) -> str | None:
+    """Whether a torch.save file (a zip archive) is whole: its directory readable, every member inside the file."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            size = os.path.getsize(path)
+            if any(info.header_offset + info.compress_size > size for info in archive.infolist()):
+                return f"{path} is truncated"
+    except (OSError, zipfile.BadZipFile):
+        return f"{path} is truncated or damaged"
+    return None
+
+
+def _weights_damage(directory: str) -> str | None:
+    for name, check in (("model.safetensors", _safetensors_damage), ("pytorch_model.bin", _torch_file_damage)):
+        if os.path.exists(os.path.join(directory, name)):
+            return check(os.path.join(directory, name))
+    index = os.path.join(directory, "model.safetensors.index.json")
+    if os.path.exists(index):
+        try:
+            with open(index) as f:
+                shards = sorted(set(json.load(f)["weight_map"].values()))
+        except (OSError, ValueError, KeyError):
+            return f"{index} is damaged"
+        for shard in shards:
+            path = os.path.join(directory, shard)
+            damage = _safetensors_damage(path) if os.path.exists(path) else f"{path} is missing"
+            if damage:
+                return damage
+        return None
+    return f"{directory} has no model weights"
+
+
+def checkpoint_damage(directory: str, training_state: bool = True) -> str | None:
+    """What makes a saved model (or, with `training_state`, a checkpoint to resume) unusable: an unfinished save
+    (the Trainer writes trainer_state.json last), truncated or missing weights, optimizer, scheduler or RNG
+    state. None when it is whole."""
+    try:
         with open(os.path.join(directory, "trainer_state.json")) as f:
             json.load(f)
     except (OSError, ValueError):
-        return False
-    if is_pair_checkpoint(directory):
-        return all(_has_weights(os.path.join(directory, half)) for half in ("discriminator", "generator")
-                   if os.path.isdir(os.path.join(directory, half)))
-    return _has_weights(directory)
+        return f"{directory}: its save did not finish (no complete trainer_state.json; was the run killed?)"
+    halves = [os.path.join(directory, half) for half in ("discriminator", "generator")
+              if os.path.isdir(os.path.join(directory, half))] if is_pair_checkpoint(directory) else [directory]
+    for folder in halves:
+        if damage := _weights_damage(folder):
+            return damage
+    deepspeed = any(name.startswith("global_step") for name in os.listdir(directory))
+    if not training_state or deepspeed:  # DeepSpeed keeps the optimizer in its own files
+        return None
+    rng = [name for name in os.listdir(directory) if re.fullmatch(r"rng_state(_\d+)?\.pth", name)]
+    for name in ("optimizer.pt", "scheduler.pt", *(rng or ["rng_state.pth"])):
+        path = os.path.join(directory, name)
+        damage = _torch_file_damage(path) if os.path.exists(path) else f"{path} is missing"
+        if damage:
+            return damage
+    return None
+
+
+def is_complete_checkpoint(directory: str, training_state: bool = False) -> bool:
+    return checkpoint_damage(directory, training_state) is None
+
+
+def check_resumable(checkpoint: str | None) -> None:
+    """A checkpoint the user names with --resume_from_checkpoint must be whole (no silent fallback there)."""
+    if checkpoint is None:
+        return
+    if not os.path.isdir(checkpoint):
+        raise FileNotFoundError(f"--resume_from_checkpoint {checkpoint}: no such directory.")
+    if damage := checkpoint_damage(checkpoint):
+        raise ValueError(f"--resume_from_checkpoint {checkpoint} cannot be resumed: {damage}. Name an earlier "
+                         "checkpoint, or leave the flag out to resume the output directory's last whole one.")
 
 
 def last_complete_checkpoint(output_dir: str) -> str | None:
-    """The newest `checkpoint-N` in `output_dir` whose save finished; an unfinished one (a run killed while
-    saving) is skipped with a warning, so resuming falls back to the previous checkpoint."""
+    """The newest `checkpoint-N` in `output_dir` that is whole (`checkpoint_damage`); an unfinished or damaged
+    one (a run killed while saving, a truncated copy) is skipped with a warning naming what is wrong, so resuming
+    falls back to the previous checkpoint."""
     if not os.path.isdir(output_dir):
         return None
     steps = {int(m.group(1)): name for name in os.listdir(output_dir)
              if (m := re.fullmatch(r"checkpoint-(\d+)", name)) and os.path.isdir(os.path.join(output_dir, name))}
     for step in sorted(steps, reverse=True):
         path = os.path.join(output_dir, steps[step])
-        if is_complete_checkpoint(path):
+        damage = checkpoint_damage(path)
+        if damage is None:
             return path
-        logger.warning("Skipping %s: its save did not finish (was the run killed?).", path)
+        logger.warning("Skipping %s: %s.", path, damage)
     return None
 
 

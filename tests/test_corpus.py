@@ -2,6 +2,7 @@
 
 import json
 import os
+import time
 
 import pytest
 from datasets import IterableDataset
@@ -112,11 +113,16 @@ def test_non_utf8_and_binary_files_are_named(tmp_path):
         load_documents(CorpusSpec(files=[str(tmp_path / "blob.txt")]))
 
 
-def test_empty_corpus(tmp_path, tokenizer):
-    (tmp_path / "empty.txt").write_text("\n\n   \n")
-    docs = load_documents(CorpusSpec(files=[str(tmp_path / "empty.txt")], blanks_separate_docs=False))
-    with pytest.raises(ValueError, match="produced no examples"):
-        build_examples(docs, ExampleBuilder(tokenizer, 32))
+def test_empty_corpus(tmp_path, tokenizer, caplog):
+    (tmp_path / "blank.txt").write_text("\n\n   \n")
+    (tmp_path / "empty.txt").write_text("")
+    with pytest.raises(ValueError, match=r"holds no text: .*blank.txt, .*empty.txt are empty or blank"):
+        load_documents(CorpusSpec(files=[str(tmp_path)], blanks_separate_docs=False))
+    (tmp_path / "text.txt").write_text("Some text.\n")
+    docs = load_documents(CorpusSpec(files=[str(tmp_path)], blanks_separate_docs=False))
+    assert docs["text"] == ["Some text.\n"] and "Skipping" in caplog.text and "empty.txt" in caplog.text
+    with pytest.raises(ValueError, match="produced no examples"):  # text, but too little for one example
+        build_examples(docs.select([]), ExampleBuilder(tokenizer, 32))
 
 
 def test_mixed_file_types(tmp_path):
@@ -133,3 +139,14 @@ def test_several_processes_build_the_same_kind_of_examples(text_dir, tokenizer):
     # each process runs the builder over its own rows; every example still comes from one document
     assert abs(len(two) - len(one)) <= 2
     assert sorted(map(len, two["input_ids"]))[-1] <= 32
+
+
+def test_a_killed_build_leaves_no_temporary_file_behind(text_dir, tokenizer, tmp_path):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "tmpkilled").write_bytes(b"half an arrow file")  # left by a build killed with -9 an hour ago
+    os.utime(cache / "tmpkilled", (time.time() - 3600, time.time() - 3600))
+    (cache / "tmpwriting").write_bytes(b"another build, writing now")
+    examples = build_examples(load_documents(CorpusSpec(files=[str(text_dir)])), ExampleBuilder(tokenizer, 32),
+                              cache_dir=str(cache))
+    assert len(examples) > 0 and not (cache / "tmpkilled").exists() and (cache / "tmpwriting").exists()

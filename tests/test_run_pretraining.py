@@ -316,3 +316,32 @@ def test_the_banner_says_how_often_in_words():
     assert run_pretraining.every(IntervalStrategy.STEPS, 200.0) == "every 200 steps"
     assert run_pretraining.every(SaveStrategy.NO, 200) == "never"
     assert run_pretraining.every("epoch", 200) == "every epoch"
+
+
+@pytest.mark.parametrize("damage", ["weights", "optimizer", "scheduler", "rng"])
+def test_a_damaged_checkpoint_falls_back_to_the_previous_one(corpus, finished_run, tmp_path, caplog, damage):
+    output_dir, _ = finished_run
+    run_dir = tmp_path / "damaged"
+    run_dir.mkdir()
+    for step in (3, 6):
+        shutil.copytree(output_dir / f"checkpoint-{step}", run_dir / f"checkpoint-{step}")
+    newest = run_dir / "checkpoint-6"
+    path = {"weights": newest / "discriminator" / "model.safetensors", "optimizer": newest / "optimizer.pt",
+            "scheduler": newest / "scheduler.pt", "rng": newest / "rng_state.pth"}[damage]
+    if damage == "rng":
+        path.unlink()
+    else:
+        with open(path, "r+b") as f:
+            f.truncate(os.path.getsize(path) // 2)
+    run_pretraining.main(args_for(corpus, run_dir))
+    assert f"Skipping {newest}: {path} is" in caplog.text and ("missing" if damage == "rng" else "trunc") in caplog.text
+    # resumed from checkpoint-3, so steps 4-6 are the uninterrupted run's
+    assert losses(run_dir) == pytest.approx(losses(output_dir), rel=1e-5)
+
+
+def test_a_damaged_checkpoint_named_to_resume_is_refused(corpus, finished_run, tmp_path):
+    output_dir, _ = finished_run
+    shutil.copytree(output_dir / "checkpoint-6", tmp_path / "checkpoint-6")
+    (tmp_path / "checkpoint-6" / "optimizer.pt").write_bytes(b"PK")
+    with pytest.raises(ValueError, match=r"checkpoint-6 cannot be resumed: .*optimizer.pt is truncated"):
+        run_pretraining.main(args_for(corpus, tmp_path / "out", resume_from_checkpoint=tmp_path / "checkpoint-6"))

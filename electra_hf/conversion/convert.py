@@ -319,7 +319,7 @@ def tf_to_hf(checkpoint: str, output_dir: str, which: str = "both", hparams: dic
     objective = fields["objective"] if fields else original_objective(hparams)
     if objective in ("electra", "electric"):  # lets a scorer tell an Electric discriminator from an ELECTRA one
         disc_config.pretraining_objective = objective
-    report = ConversionReport(notes=[f"layout: {LAYOUTS[name]}"])
+    report = ConversionReport(notes=[f"checkpoint: {reader.prefix}", f"layout: {LAYOUTS[name]}"])
     if name in TWO_TOWER and original_objective(hparams) is None:
         report.notes.append("objective 'electric' assumed for a two-tower generator; --hparams "
                             "'{\"electric_objective\": false}' converts it as ELECTRA with a two-tower generator")
@@ -354,6 +354,11 @@ def tf_to_hf(checkpoint: str, output_dir: str, which: str = "both", hparams: dic
                   else "unrecognised variables")
         report.skipped.setdefault(reason, []).append(n)
     report.converted = len(used)
+    unchecked = [n for n in used if reader.entries[n].crc32c is None]
+    report.notes.append(f"CRC-32C verified for {len(used) - len(unchecked)} of the {len(used)} tensors converted"
+                        + (f" ({len(unchecked)} carry no checksum)" if unchecked else "")
+                        + (f"; the {sum(map(len, report.skipped.values()))} skipped ones (e.g. optimizer slots) "
+                           "were not read, so not verified" if report.skipped else ""))
 
     pair = None
     if which == "both" and name != "mlm" and not layout["discriminator_head"]:

@@ -288,7 +288,7 @@ def _write_table(path: str, items: Iterable[tuple[bytes, bytes]]) -> None:
 
 def resolve_prefix(path: str) -> str:
     """The checkpoint prefix of `path`: a prefix itself, a `.index`/`.data-*` file of one, or a directory
-    (the one its `checkpoint` file names, else its only or newest `*.index`)."""
+    (the one its `checkpoint` file names, which must exist; without that file, its only or newest `*.index`)."""
     path = re.sub(r"\.(index|data-\d+-of-\d+|meta)$", "", path)
     if os.path.isdir(path):
         state = os.path.join(path, "checkpoint")
@@ -303,6 +303,10 @@ def resolve_prefix(path: str) -> str:
                 local = os.path.join(path, os.path.basename(named))  # a checkpoint moved from where it was written
                 if os.path.isfile(local + ".index"):
                     return local
+                present = sorted(n[:-len(".index")] for n in os.listdir(path) if n.endswith(".index"))
+                raise CheckpointError(
+                    f"{state} names {named}, which is not there (no {os.path.basename(named)}.index)"
+                    + (f"; to convert another, pass its prefix: {', '.join(present[:3])}" if present else "") + ".")
         indexes = [os.path.join(path, n[:-len(".index")]) for n in os.listdir(path) if n.endswith(".index")]
         if not indexes:
             raise CheckpointError(f"{path}: no TensorFlow checkpoint (no *.index file) in this directory.")

@@ -8,6 +8,7 @@ import hashlib
 import json
 import logging
 import os
+import time
 from dataclasses import dataclass, fields
 from importlib import resources
 
@@ -15,6 +16,7 @@ import datasets
 from datasets import Dataset, DatasetDict, IterableDataset, Sequence, Value
 
 from .builder import ExampleBuilder
+from .text_files import dataset_error, not_utf8
 
 logger = logging.getLogger(__name__)
 
@@ -77,22 +79,13 @@ def blank_lines_end_documents(spec: CorpusSpec) -> bool:
     return not spec.dataset_name and file_kind(resolve_files(spec.files or [BUNDLED_CORPUS_DIR])) == "text"
 
 
-def _check_not_binary(path: str) -> None:
+def _has_text(path: str) -> bool:
+    """Whether a text corpus file holds any text (refusing binary files): empty or blank files are skipped."""
     with open(path, "rb") as f:
         head = f.read(8192)
     if b"\x00" in head:
         raise ValueError(f"{path} looks binary (it contains NUL bytes): the corpus must be UTF-8 text.")
-
-
-def _check_utf8(path: str) -> None:
-    """Name the file that is not UTF-8 (datasets' own error does not)."""
-    with open(path, "rb") as f:
-        data = f.read()
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise ValueError(f"{path} is not UTF-8 text ({err.reason} at byte {err.start}): convert it, e.g. "
-                         f"`iconv -f latin1 -t utf-8`.") from None
+    return bool(head.strip()) or os.path.getsize(path) > len(head)
 
 
 def load_documents(spec: CorpusSpec, cache_dir: str | None = None) -> Dataset | IterableDataset:
@@ -109,18 +102,25 @@ def load_documents(spec: CorpusSpec, cache_dir: str | None = None) -> Dataset | 
         kind = file_kind(files)
         kwargs = {}
         if kind == "text":
-            for path in files:
-                _check_not_binary(path)
+            blank = [path for path in files if not _has_text(path)]
+            if len(blank) == len(files):
+                raise ValueError(f"the corpus holds no text: {', '.join(blank[:3])}"
+                                 f"{f' and {len(blank) - 3} more' if len(blank) > 3 else ''} "
+                                 f"{'is' if len(blank) == 1 else 'are'} empty or blank.")
+            for path in blank:
+                logger.warning("Skipping %s: it is empty or blank.", path)
+            files = [path for path in files if path not in blank]
             # one row per paragraph (blank-line separated) or per file, as --blanks-separate-docs chose
             kwargs["sample_by"] = "document" if spec.blanks_separate_docs is False else "paragraph"
         try:
             docs = datasets.load_dataset(kind, data_files=files, split="train", streaming=spec.streaming,
                                          cache_dir=cache_dir, **kwargs)
         except (UnicodeDecodeError, datasets.exceptions.DatasetGenerationError) as err:
-            if kind == "text":
-                for path in files:
-                    _check_utf8(path)
-            raise ValueError(f"could not read the corpus files ({err})") from err
+            for path in files if kind == "text" else []:
+                if not_utf8(path):
+                    raise not_utf8(path) from None
+            raise (dataset_error(files[0], err) if len(files) == 1 else
+                   ValueError(f"could not read the corpus files ({err})")) from err
     columns = docs.column_names or []
     if columns and spec.text_column not in columns:
         raise ValueError(f"the corpus has no column {spec.text_column!r} (columns: {columns}): pass "
@@ -136,6 +136,20 @@ def examples_fingerprint(docs: Dataset, builder: ExampleBuilder, tokenizer) -> s
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def remove_stale_temporary_files(cache_dir: str, idle_seconds: float = 600) -> None:
+    """datasets writes the examples to a `tmp*` file and renames it when done: a build killed meanwhile leaves it
+    behind. One no process has written to for `idle_seconds` is such a leftover (a live build keeps writing)."""
+    now = time.time()
+    for name in os.listdir(cache_dir):
+        path = os.path.join(cache_dir, name)
+        try:
+            if name.startswith("tmp") and os.path.isfile(path) and now - os.path.getmtime(path) > idle_seconds:
+                os.remove(path)
+                logger.info("Removed %s, left by a build that was killed.", path)
+        except FileNotFoundError:
+            pass
+
+
 def build_examples(docs: Dataset | IterableDataset, builder: ExampleBuilder, cache_dir: str | None = None,
                    num_proc: int | None = None) -> Dataset | IterableDataset:
     """Run the builder over the documents. A non-streaming result is cached in `cache_dir` under a key of
@@ -149,6 +163,7 @@ def build_examples(docs: Dataset | IterableDataset, builder: ExampleBuilder, cac
     fingerprint = examples_fingerprint(docs, builder, builder.tokenizer)
     if cache_dir:
         os.makedirs(cache_dir, exist_ok=True)
+        remove_stale_temporary_files(cache_dir)
         map_kwargs["cache_file_name"] = os.path.join(cache_dir, f"electra-examples-{fingerprint}.arrow")
     examples = docs.map(builder, num_proc=num_proc, desc="Building ELECTRA examples", new_fingerprint=fingerprint,
                         **map_kwargs)

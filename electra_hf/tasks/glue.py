@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 import datasets
 from datasets import Dataset
 
+from ..data.text_files import dataset_error, reading
+
 logger = logging.getLogger(__name__)
 
 csv.field_size_limit(2**31 - 1)  # some GLUE rows (QNLI) are long
@@ -121,7 +123,7 @@ def read_glue_tsv(task: GlueTask, split: str, glue_dir: str, max_bad_rows: int =
     columns = task.test if split.startswith("test") else task.train
     rows = {"text_a": [], "text_b": [], "label": [], "idx": []}
     bad = []
-    with open(path, encoding="utf-8", newline="") as f:
+    with reading(path), open(path, encoding="utf-8", newline="") as f:
         lines = list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
     if not lines:
         raise ValueError(f"{path} is empty.")
@@ -250,7 +252,11 @@ def read_columns(path: str) -> datasets.Dataset:
     kind = {".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "json"}.get(ext)
     if kind is None:
         raise ValueError(f"{path}: use a .csv, .tsv, .json or .jsonl file.")
-    raw = datasets.load_dataset(kind, data_files=path, split="train", **({"delimiter": "\t"} if ext == ".tsv" else {}))
+    try:
+        raw = datasets.load_dataset(kind, data_files=path, split="train",
+                                    **({"delimiter": "\t"} if ext == ".tsv" else {}))
+    except datasets.exceptions.DatasetGenerationError as err:
+        raise dataset_error(path, err) from None
     if len(raw) == 0:
         raise ValueError(f"{path} is empty.")
     return raw

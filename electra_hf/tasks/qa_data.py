@@ -24,6 +24,7 @@ import numpy as np
 from datasets import Dataset
 from datasets.exceptions import DatasetGenerationError
 
+from ..data.text_files import reading
 from ..data.windows import document_windows, max_context_windows
 
 logger = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ def _field(record: dict, key: str, where: str):
 
 def _read_squad(path: str) -> Iterator[dict]:
     try:
-        with open(path, encoding="utf-8") as f:
+        with reading(path), open(path, encoding="utf-8") as f:
             data = json.load(f)
     except json.JSONDecodeError as err:
         raise ValueError(f"{path} is not valid JSON: {err}.") from err

@@ -21,7 +21,8 @@ from transformers import AutoConfig, DataCollatorWithPadding, PreTrainedModel, s
 
 from ..cli import FineTuningArguments
 from ..hub import push_folder_to_hub
-from ..trainer import ElectraTrainer, last_complete_checkpoint, remove_checkpoints
+from ..output_lock import output_dir_lock
+from ..trainer import ElectraTrainer, check_resumable, last_complete_checkpoint, remove_checkpoints
 from ..training_args import ElectraTrainingArguments
 from .recipe import finetuning_recipe
 
@@ -156,7 +157,15 @@ def run_trials(task: Task, model_path: str, tokenizer, training_args: ElectraTra
                finetuning_args: FineTuningArguments) -> dict:
     """Train and score `task` once per seed (seed, seed+1, ...), the recipe filling every training argument the
     user did not give; returns and writes `<output_dir>/results.json`. Trials a killed run finished are not
-    trained again, and an unfinished one resumes from its last checkpoint."""
+    trained again, and an unfinished one resumes from its last checkpoint. One run at a time per output dir."""
+    with output_dir_lock(training_args.output_dir, owner=training_args.should_save):
+        trials, trial_dirs = train_trials(task, model_path, tokenizer, training_args, explicit, finetuning_args)
+        return conclude_trials(task, trials, trial_dirs, model_path, training_args, finetuning_args)
+
+
+def train_trials(task: Task, model_path: str, tokenizer, training_args: ElectraTrainingArguments, explicit: set[str],
+                 finetuning_args: FineTuningArguments) -> tuple[list[dict[str, float]], list[str]]:
+    """Each trial's metrics and folder (trained, resumed, or read from an earlier run's record)."""
     output_dir, training = training_args.output_dir, training_args.do_train
     if training_args.overwrite_output_dir and training_args.should_save:
         clear_trials(output_dir)
@@ -164,6 +173,7 @@ def run_trials(task: Task, model_path: str, tokenizer, training_args: ElectraTra
     recipe = finetuning_recipe(finetuning_args.recipe, AutoConfig.from_pretrained(model_path).hidden_size, task.epochs)
     progress = read_progress(output_dir) if training else {}
     resume = training_args.resume_from_checkpoint
+    check_resumable(resume)
     trials, trial_dirs = [], []
     for trial in range(finetuning_args.num_trials if training else 1):
         trial_dir = os.path.join(output_dir, f"trial_{trial}")
@@ -195,7 +205,7 @@ def run_trials(task: Task, model_path: str, tokenizer, training_args: ElectraTra
         if training and args.should_save:
             progress[str(trial)] = {"settings": settings, "metrics": metrics}
             write_progress(output_dir, progress)
-    return conclude_trials(task, trials, trial_dirs, model_path, training_args, finetuning_args)
+    return trials, trial_dirs
 
 
 def conclude_trials(task: Task, trials: list[dict[str, float]], trial_dirs: list[str], model_path: str,

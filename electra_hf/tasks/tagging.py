@@ -14,6 +14,7 @@ from torch import nn
 from transformers import DataCollatorForTokenClassification, ElectraConfig, ElectraModel
 from transformers.modeling_outputs import TokenClassifierOutput
 
+from ..data.text_files import reading
 from .heads import ElectraWithTaskHead
 from .runner import Task
 
@@ -30,7 +31,7 @@ def read_conll(path: str) -> Dataset:
     sentences: list[list[list[str]]] = []
     current: list[list[str]] = []
     columns = None
-    with open(path, encoding="utf-8") as f:
+    with reading(path), open(path, encoding="utf-8") as f:
         for number, line in enumerate(f, start=1):
             fields = line.strip().split()
             if not fields:
