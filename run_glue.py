@@ -65,14 +65,13 @@ def main(argv: list[str] | None = None) -> dict:
     model_args, data_args, finetuning_args, training_args, explicit = parse_glue_arguments(
         sys.argv[1:] if argv is None else argv)
     setup_logging(logger, training_args)
-    # the heavy imports after the arguments: --help and a bad flag answer at once
-    from electra_hf.loading import (check_hub_name, check_hub_push, check_max_length, discriminator_path,
-                                    load_model_tokenizer)
+    from electra_hf.loading import check_finetuning_sources, check_hub_name, check_max_length, load_model_tokenizer
     from electra_hf.output_lock import output_dir_lock
+
+    model_path = check_finetuning_sources(model_args, data_args, training_args.push_to_hub)
+    # the heavy imports after the checks: --help and bad input answer in seconds
     from electra_hf.tasks import ElectraForClassification
 
-    model_path = discriminator_path(model_args.model_name_or_path)
-    check_hub_push(training_args.push_to_hub)
     tokenizer = load_model_tokenizer(model_path, model_args.tokenizer_name)
     check_max_length(ElectraForClassification.config_class.from_pretrained(model_path), data_args.max_seq_length)
     task_name = data_args.task_name or ("custom" if data_args.train_file or data_args.validation_file else None)

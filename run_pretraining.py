@@ -287,10 +287,14 @@ def print_report(output_dir: str, model, tokenizer, held_out, metrics: dict, bas
 
 
 def check_arguments(model_args: ModelArguments, data_args: DataArguments, training_args) -> None:
-    """What can be checked before any data or model: the Hub names (no network: one line at once), the warm-up,
-    a continued pair named whole."""
+    """What can be checked before any data or model: the corpus files, --config_overrides, the Hub names (no
+    network: one line at once), the warm-up, a continued pair named whole."""
+    from electra_hf.data.text_files import resolve_files
     from electra_hf.loading import check_hub_name, check_hub_push
 
+    if data_args.train_files:
+        resolve_files(data_args.train_files)
+    config_overrides(model_args, data_args)
     check_hub_push(training_args.push_to_hub)
     for flag in ("tokenizer_name", "discriminator_name_or_path", "generator_name_or_path"):
         if getattr(model_args, flag):

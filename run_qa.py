@@ -92,15 +92,15 @@ def main(argv: list[str] | None = None) -> dict:
     model_args, head_args, data_args, finetuning_args, training_args, explicit = parse_qa_arguments(
         sys.argv[1:] if argv is None else argv)
     setup_logging(logger, training_args)
-    from electra_hf.loading import (check_hub_name, check_hub_push, check_max_length, discriminator_path,
-                                    load_model_tokenizer)
+    from electra_hf.loading import check_finetuning_sources, check_hub_name, check_max_length, load_model_tokenizer
+
+    model_path = check_finetuning_sources(model_args, data_args, training_args.push_to_hub)
+    # the heavy imports after the checks: bad input answers in seconds
     from electra_hf.tasks.qa import QuestionAnsweringTask
     from electra_hf.tasks.qa_data import file_format, has_unanswerable
     from electra_hf.tasks.qa_model import qa_config
     from electra_hf.tasks.runner import run_trials
 
-    model_path = discriminator_path(model_args.model_name_or_path)
-    check_hub_push(training_args.push_to_hub)
     tokenizer = load_model_tokenizer(model_path, model_args.tokenizer_name)
     head_options = {HEAD_OPTIONS[name]: getattr(head_args, name) for name in HEAD_OPTIONS if name in explicit}
     config = qa_config(model_path, **head_options)

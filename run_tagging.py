@@ -67,13 +67,13 @@ def main(argv: list[str] | None = None) -> dict:
         (DataArguments,), {"output_dir": "runs/tagging", "per_device_eval_batch_size": 64},
         sys.argv[1:] if argv is None else argv, description=__doc__)
     setup_logging(logger, training_args)
-    from electra_hf.loading import (check_hub_name, check_hub_push, check_max_length, discriminator_path,
-                                    load_model_tokenizer)
+    from electra_hf.loading import check_finetuning_sources, check_hub_name, check_max_length, load_model_tokenizer
+
+    model_path = check_finetuning_sources(model_args, data_args, training_args.push_to_hub)
+    # the heavy imports after the checks: bad input answers in seconds
     from electra_hf.tasks.runner import run_trials
     from electra_hf.tasks.tagging import ElectraForTagging, TaggingTask, label_set, to_bioes
 
-    model_path = discriminator_path(model_args.model_name_or_path)
-    check_hub_push(training_args.push_to_hub)
     tokenizer = load_model_tokenizer(model_path, model_args.tokenizer_name)
     config = ElectraForTagging.config_class.from_pretrained(model_path)
     check_max_length(config, data_args.max_seq_length)

@@ -1,10 +1,9 @@
 """electra-hf: ELECTRA pre-training and fine-tuning on transformers, exact to the original."""
 
-import importlib
+from .lazy import lazy_exports
 
 __version__ = "0.1.0"
 
-# Imported on first use, so that a command's --help or a bad flag answers before torch and transformers load.
 _EXPORTS = {
     "DataCollatorForElectra": "collators",
     "ElectraPretrainingConfig": "config",
@@ -17,8 +16,4 @@ _EXPORTS = {
 }
 __all__ = list(_EXPORTS)
 
-
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'electra_hf' has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

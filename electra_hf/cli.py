@@ -143,6 +143,14 @@ def setup_logging(logger: logging.Logger, training_args) -> None:
 USER_ERRORS = (ValueError, OSError)
 
 
+def program_name() -> str:
+    """As the user typed it: `run_glue.py`, or `electra_hf.score` for `python -m electra_hf.score`."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    if spec is not None and spec.origin and os.path.abspath(sys.argv[0]) == os.path.abspath(spec.origin):
+        return spec.name
+    return os.path.basename(sys.argv[0])
+
+
 def one_line_errors(main):
     """Run as a command, `main` ends on bad input with `<prog>: error: ...` and exit status 2, as argparse does,
     instead of a traceback (`--debug` or ELECTRA_HF_DEBUG=1 shows it); called as a function it raises as usual."""
@@ -161,7 +169,7 @@ def one_line_errors(main):
             message = " ".join(str(err).split()) or type(err).__name__
             if isinstance(err, OSError) and err.filename and str(err.filename) not in message:
                 message = f"{err.filename}: {message}"
-            sys.stderr.write(f"{os.path.basename(sys.argv[0])}: error: {message}\n")
+            sys.stderr.write(f"{program_name()}: error: {message}\n")
             raise SystemExit(2) from None
 
     return command

@@ -8,13 +8,11 @@ import functools
 import logging
 import os
 
-import datasets
-import transformers
 from huggingface_hub import constants, try_to_load_from_cache
 from huggingface_hub.utils import get_session
 
-from .data import load_tokenizer
-
+# datasets, transformers' models and the tokenizers load inside the functions that need them: the checks run
+# before a script's heavy imports, so that bad input fails in seconds
 logger = logging.getLogger(__name__)
 PROBE_TIMEOUT_S = 5.0
 OFFLINE_HINT = "pass a local directory instead, or set HF_HUB_OFFLINE=1 to use what the Hub cache already holds"
@@ -64,6 +62,8 @@ def check_hub_name(name: str, what: str, repo_type: str = "model") -> None:
 
 def go_offline() -> None:
     """From now on transformers and datasets read the Hub cache only (both read these flags at each call)."""
+    import datasets
+
     constants.HF_HUB_OFFLINE = datasets.config.HF_HUB_OFFLINE = True
 
 
@@ -83,6 +83,21 @@ def check_max_length(config, max_seq_length: int) -> None:
                          f"({config.max_position_embeddings}).")
 
 
+def check_finetuning_sources(model_args, data_args, push_to_hub: bool) -> str:
+    """Before a fine-tuning script's heavy imports: the model, its tokenizer and a Hub dataset can be had, the
+    input files named exist, a push can happen. Returns the discriminator's path."""
+    model_path = discriminator_path(model_args.model_name_or_path)
+    check_hub_name(model_path, "--model_name_or_path")
+    if model_args.tokenizer_name:
+        check_hub_name(model_args.tokenizer_name, "--tokenizer_name")
+    for name in ("train_file", "validation_file", "test_file", "glue_dir"):
+        path = getattr(data_args, name, None)
+        if path and not os.path.exists(path):
+            raise FileNotFoundError(f"--{name} {path}: no such {'directory' if name == 'glue_dir' else 'file'}.")
+    check_hub_push(push_to_hub)
+    return model_path
+
+
 def discriminator_path(path: str) -> str:
     """A pre-training output directory holds the discriminator in a sub-folder."""
     return os.path.join(path, "discriminator") if os.path.isdir(os.path.join(path, "discriminator")) else path
@@ -90,6 +105,10 @@ def discriminator_path(path: str) -> str:
 
 def load_model_tokenizer(model_path: str, tokenizer_name: str | None = None):
     """The tokenizer to use with `model_path` (its own unless named), checked against its vocabulary."""
+    import transformers
+
+    from .data import load_tokenizer
+
     check_hub_name(model_path, "--model_name_or_path")
     if tokenizer_name:
         check_hub_name(tokenizer_name, "--tokenizer_name")

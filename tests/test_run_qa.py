@@ -84,9 +84,12 @@ def test_explicit_arguments_in_any_spelling_win_over_the_recipe():
 def test_bad_arguments_fail_clearly(discriminator, tmp_path):
     with pytest.raises(ValueError, match="--do_predict needs --test_file"):
         run_qa.main(["--model_name_or_path", discriminator, "--do_predict", "--output_dir", str(tmp_path)])
+    with pytest.raises(FileNotFoundError, match="--train_file x.json: no such file"):
+        run_qa.main(["--model_name_or_path", discriminator, "--train_file", "x.json", "--output_dir", str(tmp_path)])
+    (tmp_path / "x.json").write_text("{}")
     with pytest.raises(ValueError, match="max_position_embeddings"):
-        run_qa.main(["--model_name_or_path", discriminator, "--train_file", "x.json", "--max_seq_length", "4096",
-                     "--output_dir", str(tmp_path)])
+        run_qa.main(["--model_name_or_path", discriminator, "--train_file", str(tmp_path / "x.json"),
+                     "--max_seq_length", "4096", "--output_dir", str(tmp_path)])
     with pytest.raises(ValueError, match="could not load 'no-such/squad'"):
         run_qa.main(["--model_name_or_path", discriminator, "--dataset_name", "no-such/squad",
                      "--output_dir", str(tmp_path)])

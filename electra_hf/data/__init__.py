@@ -1,16 +1,12 @@
-"""Data: corpora, the original's example builder, tokenizers."""
+"""Data: corpora, the original's example builder, tokenizers (each imported on first use)."""
 
-from .builder import ExampleBuilder
-from .corpus import (
-    BUNDLED_CORPUS_DIR,
-    CorpusSpec,
-    blank_lines_end_documents,
-    build_examples,
-    load_documents,
-    split_for_evaluation,
-)
-from .tokenizer import BUNDLED_VOCAB_DIR, load_tokenizer, train_tokenizer
+from ..lazy import lazy_exports
 
-__all__ = ["BUNDLED_CORPUS_DIR", "BUNDLED_VOCAB_DIR", "CorpusSpec", "ExampleBuilder", "blank_lines_end_documents",
-           "build_examples",
-           "load_documents", "load_tokenizer", "split_for_evaluation", "train_tokenizer"]
+_EXPORTS = {
+    "BUNDLED_CORPUS_DIR": "corpus", "CorpusSpec": "corpus", "blank_lines_end_documents": "corpus",
+    "build_examples": "corpus", "load_documents": "corpus", "split_for_evaluation": "corpus",
+    "ExampleBuilder": "builder", "BUNDLED_VOCAB_DIR": "tokenizer", "load_tokenizer": "tokenizer",
+    "train_tokenizer": "tokenizer",
+}
+__all__ = list(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

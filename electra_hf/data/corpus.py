@@ -3,7 +3,6 @@ turned into cached ELECTRA examples."""
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import json
 import logging
@@ -16,7 +15,7 @@ import datasets
 from datasets import Dataset, DatasetDict, IterableDataset, Sequence, Value
 
 from .builder import ExampleBuilder
-from .text_files import dataset_error, not_utf8
+from .text_files import dataset_error, not_utf8, resolve_files
 
 logger = logging.getLogger(__name__)
 
@@ -47,21 +46,6 @@ class CorpusSpec:
     text_column: str = "text"
     blanks_separate_docs: bool | None = None
     streaming: bool = False
-
-
-def resolve_files(patterns: list[str]) -> list[str]:
-    """Expand directories and globs into a sorted file list; a pattern matching nothing is an error."""
-    files = []
-    for pattern in patterns:
-        if os.path.isdir(pattern):
-            found = sorted(p for p in glob.glob(os.path.join(pattern, "**", "*"), recursive=True) if os.path.isfile(p))
-        else:
-            found = sorted(p for p in glob.glob(os.path.expanduser(pattern), recursive=True) if os.path.isfile(p))
-        if not found:
-            raise FileNotFoundError(f"no corpus file at {pattern!r}: give a file, a directory or a glob that "
-                                    "matches files.")
-        files += found
-    return files
 
 
 def file_kind(files: list[str]) -> str:

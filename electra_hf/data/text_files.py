@@ -1,8 +1,11 @@
-"""Users' files read with errors that name the file and the line: Python's UnicodeDecodeError and datasets'
-DatasetGenerationError name neither."""
+"""Users' files: found from the paths and globs given (light to import: the scripts check them before loading
+anything heavy), and read with errors that name the file and the line (Python's UnicodeDecodeError and datasets'
+DatasetGenerationError name neither)."""
 
 from __future__ import annotations
 
+import glob
+import os
 from contextlib import contextmanager
 
 
@@ -38,3 +41,18 @@ def dataset_error(path: str, err: Exception) -> ValueError:
         return not_utf8(path) or ValueError(f"{path} is not UTF-8 text.")
     deepest = " ".join(str(causes[-1]).split())
     return ValueError(f"could not read {path}: {deepest}.")
+
+
+def resolve_files(patterns: list[str]) -> list[str]:
+    """Expand directories and globs into a sorted file list; a pattern matching nothing is an error."""
+    files = []
+    for pattern in patterns:
+        if os.path.isdir(pattern):
+            found = sorted(p for p in glob.glob(os.path.join(pattern, "**", "*"), recursive=True) if os.path.isfile(p))
+        else:
+            found = sorted(p for p in glob.glob(os.path.expanduser(pattern), recursive=True) if os.path.isfile(p))
+        if not found:
+            raise FileNotFoundError(f"no corpus file at {pattern!r}: give a file, a directory or a glob that "
+                                    "matches files.")
+        files += found
+    return files
