@@ -136,6 +136,7 @@ def setup_logging(logger: logging.Logger, training_args) -> None:
     logger.setLevel(logging.INFO if training_args.should_log else logging.WARNING)
     transformers.utils.logging.set_verbosity(training_args.get_process_log_level())
     datasets.utils.logging.set_verbosity(training_args.get_process_log_level())
+    datasets.utils.logging.disable_propagation()  # it has a handler of its own: each of its lines once
 
 
 # Bad input as the package reports it: its own validation raises ValueError (CheckpointError is one) or an

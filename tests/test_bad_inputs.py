@@ -2,6 +2,7 @@
 traceback (run in this process through each script's command path; `--debug` shows the traceback)."""
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -106,6 +107,10 @@ def test_bad_input_is_one_line(script, argv, message, d, monkeypatch, capsys):
     argv = [a.format(**d) for a in argv]
     prog = PROG.get(script, f"{script}.py")
     monkeypatch.setattr(sys, "argv", [prog, *argv])
+    # datasets' handler, made during an earlier test, writes to that test's closed stream: point it at this one
+    for handler in logging.getLogger("datasets").handlers:
+        if type(handler) is logging.StreamHandler:
+            handler.stream = sys.stderr
     monkeypatch.chdir(d["root"])
     with pytest.raises(SystemExit) as stopped:
         MODULES[script].main()
