@@ -42,8 +42,8 @@ class ModelArguments:
     preset: str = field(default=DEFAULT_PRESET, metadata={
         "help": "Model size and training recipe (electra_hf/presets.py): demo (a CPU-sized model that learns in "
                 "minutes, with a vocabulary learned on the corpus), tiny (the original's debug model), or the "
-                "original's small, small++, base, large. A preset's batch is the per-device batch (the original's "
-                "global batch: the same on one device; with several processes multiply by their number).",
+                "original's small, small++, base, large. A preset's batch is global (--global_batch_size), as the "
+                "original's: each process gets its share.",
         "choices": list(PRESETS)})
     hparams: str | None = field(default=None, metadata={
         "help": "The original's --hparams (JSON string or .json file): model and training names are translated."})
@@ -118,6 +118,7 @@ def parse_arguments(argv: list[str]) -> tuple[ModelArguments, DataArguments, Ele
     defaults = {**training_defaults(preset, objective), **original_training, "preset": preset}
     model_args, data_args, training_args, explicit = cli.parse_arguments(
         (ModelArguments, DataArguments, ElectraTrainingArguments), defaults, argv, description=__doc__)
+    training_args.derive_per_device_batch(explicit)
     if "train_tokenizer" not in explicit and (model_args.tokenizer_name or model_args.discriminator_name_or_path):
         model_args.train_tokenizer = False  # a tokenizer the user names is used as it is, whatever the preset
     return model_args, data_args, training_args

@@ -17,7 +17,7 @@ ORIGINAL_TRAINING_HPARAMS = {
     "weight_decay_rate": "weight_decay",
     "num_warmup_steps": "warmup_steps",
     "num_train_steps": "max_steps",
-    "train_batch_size": "per_device_train_batch_size",
+    "train_batch_size": "global_batch_size",
     "eval_batch_size": "per_device_eval_batch_size",
     "save_checkpoints_steps": "save_steps",
     "keep_checkpoint_max": "save_total_limit",

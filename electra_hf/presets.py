@@ -3,7 +3,8 @@ and util/training_utils.py:96-112), plus this package's `demo`. Model settings u
 (ElectraPretrainingConfig.from_preset reads them); training settings are ElectraTrainingArguments defaults under
 anything the user passes. run_pretraining.py's --preset choices are this table's keys.
 
-The original's batch sizes are global; here they set the per-device batch (the same on one device).
+A preset's batch is global, as the original's: the per-device batch is derived for the processes and
+accumulation steps of the run (ElectraTrainingArguments.derive_per_device_batch).
 """
 
 from __future__ import annotations
@@ -21,26 +22,26 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "small": {
         "model": {"model_size": "small", "embedding_size": 128, "generator_hidden_size": 0.25, "mask_prob": 0.15,
                   "max_seq_length": 128},
-        "training": {"learning_rate": 5e-4, "per_device_train_batch_size": 128, "max_steps": 1_000_000}},
+        "training": {"learning_rate": 5e-4, "global_batch_size": 128, "max_steps": 1_000_000}},
     "small++": {
         "model": {"model_size": "small", "embedding_size": 128, "generator_hidden_size": 1.0, "mask_prob": 0.15,
                   "max_seq_length": 128},
-        "training": {"learning_rate": 5e-4, "per_device_train_batch_size": 128, "max_steps": 1_000_000}},
+        "training": {"learning_rate": 5e-4, "global_batch_size": 128, "max_steps": 1_000_000}},
     "base": {
         "model": {"model_size": "base", "embedding_size": 768, "generator_hidden_size": 0.33333, "mask_prob": 0.15,
                   "max_seq_length": 512},
-        "training": {"learning_rate": 2e-4, "per_device_train_batch_size": 256, "max_steps": 766_000}},
+        "training": {"learning_rate": 2e-4, "global_batch_size": 256, "max_steps": 766_000}},
     "large": {
         "model": {"model_size": "large", "embedding_size": 1024, "generator_hidden_size": 0.25, "mask_prob": 0.25,
                   "max_seq_length": 512},
-        "training": {"learning_rate": 2e-4, "per_device_train_batch_size": 2048, "max_steps": 400_000}},
+        "training": {"learning_rate": 2e-4, "global_batch_size": 2048, "max_steps": 400_000}},
     # The original's debug transformer (run_pretraining.py:45-49) with the small embedding size.
     "tiny": {
         "model": {"model_size": "small", "embedding_size": 128, "generator_hidden_size": 0.25, "mask_prob": 0.15,
                   "max_seq_length": 128,
                   "model_hparam_overrides": {"num_hidden_layers": 3, "hidden_size": 144, "intermediate_size": 576,
                                              "num_attention_heads": 4}},
-        "training": {"learning_rate": 1e-3, "per_device_train_batch_size": 16, "max_steps": 300, "warmup_steps": 30,
+        "training": {"learning_rate": 1e-3, "global_batch_size": 16, "max_steps": 300, "warmup_steps": 30,
                      "logging_steps": 25, "eval_steps": 150, "save_steps": 150, "per_device_eval_batch_size": 64}},
     # Not the original's: the default run, sized by measurement to learn visibly in minutes on 2 CPU cores
     # (benchmarks/RESULTS.md). Dropout is off: a model this small underfits in a few epochs, and dropout's random
@@ -52,7 +53,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
                   "model_hparam_overrides": {"num_hidden_layers": 2, "hidden_size": 128, "intermediate_size": 512,
                                              "num_attention_heads": 2, "hidden_dropout_prob": 0.0,
                                              "attention_probs_dropout_prob": 0.0}},
-        "training": {"learning_rate": 2e-3, "per_device_train_batch_size": 32, "max_steps": 600, "warmup_steps": 60,
+        "training": {"learning_rate": 2e-3, "global_batch_size": 32, "max_steps": 600, "warmup_steps": 60,
                      "adam_bias_correction": True, "logging_steps": 25, "eval_steps": 200, "save_steps": 200,
                      "per_device_eval_batch_size": 100, "eval_size": 500, "train_tokenizer": True,
                      "vocab_size": 4096}},

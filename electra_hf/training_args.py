@@ -40,6 +40,10 @@ class ElectraTrainingArguments(TrainingArguments):
         "choices": ["original", "paper"]})
     overwrite_output_dir: bool = field(default=False, metadata={
         "help": "Start afresh in --output_dir instead of resuming from its last checkpoint."})
+    global_batch_size: int | None = field(default=None, metadata={
+        "help": "Sequences per optimizer step over all processes and accumulation steps (the original's "
+                "train_batch_size; the presets set it). The per-device batch is derived from it: global / (processes "
+                "x --gradient_accumulation_steps), unless --per_device_train_batch_size is given."})
     packed_dropout: bool = field(default=True, metadata={
         "help": "On a CPU, draw dropout masks four per 64-bit random number (an ELECTRA-Small step about a sixth "
                 "shorter; the drop rate is rounded to a multiple of 1/65536); False uses torch's dropout. No effect "
@@ -51,3 +55,25 @@ class ElectraTrainingArguments(TrainingArguments):
             raise ValueError(f"layerwise_lr_depth_rule={self.layerwise_lr_depth_rule!r}: use 'original' or 'paper'.")
         if self.layerwise_lr_decay < 0:
             raise ValueError(f"layerwise_lr_decay={self.layerwise_lr_decay} must be >= 0 (0 turns it off).")
+        if self.global_batch_size is not None and self.global_batch_size < 1:
+            raise ValueError(f"--global_batch_size {self.global_batch_size} must be >= 1.")
+
+    def derive_per_device_batch(self, explicit: set[str]) -> None:
+        """Set the per-device batch from `global_batch_size` for this many processes and accumulation steps; a
+        per-device batch the user gave (`explicit`) wins, and `global_batch_size` then says what it makes."""
+        if self.global_batch_size is None:
+            return
+        share = self.world_size * self.gradient_accumulation_steps
+        if "per_device_train_batch_size" in explicit:
+            made = self.per_device_train_batch_size * share
+            if "global_batch_size" in explicit and made != self.global_batch_size:
+                raise ValueError(f"--per_device_train_batch_size {self.per_device_train_batch_size} x {self.world_size} "
+                                 f"processes x {self.gradient_accumulation_steps} accumulation steps = {made}, not "
+                                 f"--global_batch_size {self.global_batch_size}: give one of the two.")
+            self.global_batch_size = made
+            return
+        if self.global_batch_size % share:
+            raise ValueError(f"the global batch of {self.global_batch_size} sequences does not divide over "
+                             f"{self.world_size} processes x {self.gradient_accumulation_steps} accumulation steps: "
+                             f"pass --global_batch_size as a multiple of {share}, or --per_device_train_batch_size.")
+        self.per_device_train_batch_size = self.global_batch_size // share

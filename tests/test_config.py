@@ -71,7 +71,7 @@ def test_original_hparams_json_is_accepted(tmp_path):
     path.write_text(json.dumps(hparams))
     config, training = ElectraPretrainingConfig.from_original_hparams(str(path))
     assert sizes(config.generator_config) == (256, 12, 4, 1024, 768)
-    assert training == {"learning_rate": 2e-4, "max_steps": 766000, "per_device_train_batch_size": 256}
+    assert training == {"learning_rate": 2e-4, "max_steps": 766000, "global_batch_size": 256}
     debug, _ = ElectraPretrainingConfig.from_original_hparams('{"debug": true}')
     assert sizes(debug.discriminator_config) == (144, 3, 4, 576, 128)
     mlm, _ = ElectraPretrainingConfig.from_original_hparams({"electra_objective": False})

@@ -282,17 +282,22 @@ def test_bad_input_is_named(corpus, tmp_path):
 
 
 @pytest.mark.slow
-def test_two_processes_through_accelerate_launch(corpus, tmp_path):
-    argv = args_for(corpus, tmp_path / "ddp", max_steps=4, save_steps=2, eval_steps=2, use_cpu=True, log_level="info")
+@pytest.mark.parametrize("processes", [2, 4])
+def test_several_processes_through_accelerate_launch(corpus, tmp_path, processes):
+    """The global batch (a preset's, here 8) is shared out: 8 / processes sequences per device."""
+    argv = args_for(corpus, tmp_path / "ddp", max_steps=4, save_steps=2, eval_steps=2, use_cpu=True, log_level="info",
+                    per_device_train_batch_size=None, global_batch_size=8)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     result = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes",
-                             "2", "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+                             str(processes), "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
                              os.path.join(ROOT, "run_pretraining.py"), *argv],
                             capture_output=True, text=True, env=env, timeout=400, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-3000:]
     state = json.loads((tmp_path / "ddp" / "trainer_state.json").read_text())
-    assert state["global_step"] == 4
-    assert "Total train batch size (w. parallel, distributed & accumulation) = 8" in result.stdout + result.stderr
+    assert state["global_step"] == 4 and state["train_batch_size"] == 8 // processes
+    output = result.stdout + result.stderr
+    assert "Total train batch size (w. parallel, distributed & accumulation) = 8" in output
+    assert f"Batch           = {8 // processes} per device x {processes} processes x 1 accumulation = 8" in output
     ElectraForPreTraining.from_pretrained(tmp_path / "ddp" / "discriminator")
 
 
@@ -345,3 +350,18 @@ def test_a_damaged_checkpoint_named_to_resume_is_refused(corpus, finished_run, t
     (tmp_path / "checkpoint-6" / "optimizer.pt").write_bytes(b"PK")
     with pytest.raises(ValueError, match=r"checkpoint-6 cannot be resumed: .*optimizer.pt is truncated"):
         run_pretraining.main(args_for(corpus, tmp_path / "out", resume_from_checkpoint=tmp_path / "checkpoint-6"))
+
+
+def test_a_presets_batch_is_global(monkeypatch):
+    """The original's batch is global: processes x accumulation share it; a per-device batch given wins."""
+    from electra_hf.training_args import ElectraTrainingArguments
+
+    monkeypatch.setattr(ElectraTrainingArguments, "world_size", property(lambda self: 4))
+    training_args = run_pretraining.parse_arguments(["--preset", "small", "--gradient_accumulation_steps", "2"])[2]
+    assert (training_args.global_batch_size, training_args.per_device_train_batch_size) == (128, 16)
+    training_args = run_pretraining.parse_arguments(["--preset", "small", "--per_device_train_batch_size", "64"])[2]
+    assert (training_args.global_batch_size, training_args.per_device_train_batch_size) == (256, 64)
+    with pytest.raises(ValueError, match="global batch of 30 sequences does not divide over 4 processes x 1"):
+        run_pretraining.parse_arguments(["--preset", "small", "--global_batch_size", "30"])
+    with pytest.raises(ValueError, match="= 32, not --global_batch_size 64: give one of the two"):
+        run_pretraining.parse_arguments(["--global_batch_size", "64", "--per_device_train_batch_size", "8"])
