@@ -125,8 +125,8 @@ def run_tasks(task_name: str, model_path: str, tokenizer, data_args: DataArgumen
         result = run_trials(task, model_path, tokenizer, task_args, explicit, finetuning_args)
         if "summary" in result:
             summaries[name] = result["summary"]
-            results[name] = {k: result[k] for k in ("trials", "summary", "chosen_trial", "chosen_dir", "hub_url")
-                             if k in result}
+            results[name] = {k: result[k] for k in ("trials", "summary", "chosen_trial", "chosen_dir", "hub_url",
+                                                    "collapsed", "summary_without_collapsed") if k in result}
             if name == "mnli":
                 mnli_model = result["chosen_dir"]
 

@@ -39,6 +39,10 @@ class FineTuningArguments:
         "help": "Which trial is kept (and, for GLUE, becomes the submission).", "choices": ["best", "median", "first"]})
     keep_all_trials: bool = field(default=False, metadata={"help": "Keep every trial's model, not only the chosen."})
     max_train_samples: int | None = field(default=None, metadata={"help": "Truncate the training set (debugging)."})
+    restart_collapsed: int = field(default=0, metadata={
+        "help": "Re-run a trial that collapsed (dev predictions nearly one class, or a score within noise of the "
+                "majority class's) with the next unused seed, up to this many times in all. Collapsed trials are "
+                "flagged either way; the summary reports every trial, and the others alone."})
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):

@@ -23,6 +23,7 @@ from electra_hf.tasks import (
     read_glue_tsv,
     truncate_pair,
 )
+from electra_hf.tasks.collapse import collapse_reason
 from electra_hf.tasks.recipe import finetuning_recipe
 from electra_hf.tasks.runner import choose_trial, summarize_trials
 
@@ -310,3 +311,32 @@ def test_a_custom_task_from_csv_files(glue_dir, discriminator, tmp_path):
     assert results["custom"]["trials"][0]["accuracy"] > 75
     lines = (tmp_path / "out" / "submission" / "custom.tsv").read_text().splitlines()
     assert lines[1:] == ["0\thigh", "1\tlow"]
+
+
+def test_a_collapsed_trial_is_flagged_and_restarted(glue_dir, discriminator, tmp_path, capsys):
+    """A learning rate far too high drives every trial to one class: each is flagged, one restart is made with the
+    next seed, the summary reports both ways; a healthy run is not flagged."""
+    healthy = run_glue.main(glue_args(glue_dir, discriminator, tmp_path / "ok", "sst2"))["sst2"]
+    assert "collapsed" not in healthy and healthy["trials"][0]["accuracy"] > 75
+    results = run_glue.main(glue_args(glue_dir, discriminator, tmp_path / "bad", "sst2", learning_rate=3.0,
+                                      num_train_epochs=2, restart_collapsed=1))["sst2"]
+    assert len(results["trials"]) == 2 and set(results["collapsed"]) == {"0", "1"}
+    assert "of its dev predictions are class" in results["collapsed"]["0"]
+    assert results["summary"]["accuracy"]["n"] == 2 and results["summary_without_collapsed"] == {}
+    assert "2 of 2 trials collapsed" in capsys.readouterr().out
+    recorded = json.loads((tmp_path / "bad" / "sst2" / "trials.json").read_text())
+    assert [recorded[t]["settings"]["seed"] for t in ("0", "1")] == [42, 43] and recorded["1"]["collapsed"]
+
+
+def test_collapse_rules():
+    labels = np.array([0, 1] * 50)
+    assert "100% of its dev predictions are class 1" in collapse_reason(np.ones(100), labels, "accuracy", 50.0, False)
+    mixed = (np.arange(100) % 3 == 0).astype(int)  # a third ones: not one class, but 55% is within 2 SE of 50%
+    assert "within noise" in collapse_reason(mixed, labels, "accuracy", 55.0, False)
+    assert collapse_reason(labels, labels, "accuracy", 100.0, False) is None
+    skewed = np.array([0] * 97 + [1] * 3)  # the labels are one class: predicting it is no collapse by itself
+    assert collapse_reason(np.zeros(100), skewed, "accuracy", 97.0, False).startswith("its accuracy 97.00 is within")
+    scores = np.linspace(0, 1, 100)
+    assert "constant" in collapse_reason(np.full(100, 0.4), scores, "spearman", float("nan"), True)
+    assert collapse_reason(scores + 0.01, scores, "spearman", 100.0, True) is None
+    assert "within noise" in collapse_reason(np.random.default_rng(0).random(100), scores, "spearman", 5.0, True)

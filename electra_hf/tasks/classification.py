@@ -17,6 +17,7 @@ from transformers.modeling_outputs import SequenceClassifierOutput
 
 from ..metrics.glue import glue_metrics, predictions_from_logits
 from ..trainer import ElectraTrainer
+from .collapse import collapse_reason
 from .glue import GlueTask, write_submission
 from .heads import ElectraWithTaskHead
 from .runner import Task
@@ -184,6 +185,17 @@ class ClassificationTask(Task):
                 write_submission(os.path.join(trial_dir, "predictions", definition.submission[split]), definition,
                                  features[split]["idx"], predictions)
         return metrics
+
+    def collapse_reason(self, trainer, features: dict[str, Dataset], metrics: dict[str, float]) -> str | None:
+        """On the first dev set (MNLI: matched): one class predicted, or the headline within noise of the trivial
+        predictor's."""
+        split = next((s for s in self.definition.eval_splits if s in features), None)
+        if split is None or self.headline not in metrics:
+            return None
+        output = trainer.predict(features[split])
+        predictions = predictions_from_logits(output.predictions, self.definition.is_regression)
+        return collapse_reason(predictions, output.label_ids, self.headline, metrics[self.headline],
+                               self.definition.is_regression)
 
     def conclude(self, chosen_dir: str) -> None:
         """The chosen trial's test predictions become the submission files."""

@@ -65,6 +65,12 @@ class Task:
     def conclude(self, chosen_dir: str) -> None:
         """After the trial is chosen (GLUE: its test predictions become the submission files)."""
 
+    def collapse_reason(self, trainer: ElectraTrainer, features: dict[str, Dataset], metrics: dict[str, float]
+                        ) -> str | None:
+        """Why the trained trial counts as collapsed (one class predicted, a score within noise of the trivial
+        predictor's: tasks/collapse.py), or None; tasks that do not check return None."""
+        return None
+
 
 def summarize_trials(trials: list[dict[str, float]]) -> dict[str, dict[str, float]]:
     """Per metric: mean, median, standard deviation (sample; 0 for one trial), best and worst over trials."""
@@ -159,13 +165,16 @@ def run_trials(task: Task, model_path: str, tokenizer, training_args: ElectraTra
     user did not give; returns and writes `<output_dir>/results.json`. Trials a killed run finished are not
     trained again, and an unfinished one resumes from its last checkpoint. One run at a time per output dir."""
     with output_dir_lock(training_args.output_dir, owner=training_args.should_save):
-        trials, trial_dirs = train_trials(task, model_path, tokenizer, training_args, explicit, finetuning_args)
-        return conclude_trials(task, trials, trial_dirs, model_path, training_args, finetuning_args)
+        trials, trial_dirs, collapsed = train_trials(task, model_path, tokenizer, training_args, explicit,
+                                                     finetuning_args)
+        return conclude_trials(task, trials, trial_dirs, model_path, training_args, finetuning_args, collapsed)
 
 
 def train_trials(task: Task, model_path: str, tokenizer, training_args: ElectraTrainingArguments, explicit: set[str],
-                 finetuning_args: FineTuningArguments) -> tuple[list[dict[str, float]], list[str]]:
-    """Each trial's metrics and folder (trained, resumed, or read from an earlier run's record)."""
+                 finetuning_args: FineTuningArguments) -> tuple[list[dict[str, float]], list[str], dict[int, str]]:
+    """Each trial's metrics and folder (trained, resumed, or read from an earlier run's record), and the
+    collapsed ones with why; a collapsed trial is re-run with the next unused seed up to --restart_collapsed
+    times."""
     output_dir, training = training_args.output_dir, training_args.do_train
     if training_args.overwrite_output_dir and training_args.should_save:
         clear_trials(output_dir)
@@ -174,8 +183,10 @@ def train_trials(task: Task, model_path: str, tokenizer, training_args: ElectraT
     progress = read_progress(output_dir) if training else {}
     resume = training_args.resume_from_checkpoint
     check_resumable(resume)
-    trials, trial_dirs = [], []
-    for trial in range(finetuning_args.num_trials if training else 1):
+    trials, trial_dirs, collapsed = [], [], {}
+    planned, restarts = list(range(finetuning_args.num_trials if training else 1)), 0
+    while len(trial_dirs) < len(planned):
+        trial = planned[len(trial_dirs)]
         trial_dir = os.path.join(output_dir, f"trial_{trial}")
         args = dataclasses.replace(training_args, output_dir=trial_dir, seed=training_args.seed + trial,
                                    push_to_hub=False, resume_from_checkpoint=None,
@@ -187,6 +198,9 @@ def train_trials(task: Task, model_path: str, tokenizer, training_args: ElectraT
             trials.append(progress[str(trial)]["metrics"])
             logger.info("%s trial %d: finished by an earlier run (%s)", task.name, trial, os.path.join(
                 output_dir, PROGRESS_FILE))
+            if progress[str(trial)].get("collapsed"):
+                collapsed[trial] = progress[str(trial)]["collapsed"]
+                restarts = restart_collapsed(trial, planned, restarts, finetuning_args.restart_collapsed)
             continue
         set_seed(args.seed)  # before the head is initialised: a trial's start depends on its seed alone
         model = task.model_class.from_pretrained(model_path, **task.model_kwargs())
@@ -202,25 +216,54 @@ def train_trials(task: Task, model_path: str, tokenizer, training_args: ElectraT
         metrics = task.evaluate(trainer, features, trial_dir)
         logger.info("%s trial %d: %s", task.name, trial, json.dumps({k: round(v, 2) for k, v in metrics.items()}))
         trials.append(metrics)
+        reason = task.collapse_reason(trainer, features, metrics) if metrics else None
+        if reason:
+            collapsed[trial] = reason
+            logger.warning("%s trial %d (seed %d) collapsed: %s.", task.name, trial, args.seed, reason)
+            restarts = restart_collapsed(trial, planned, restarts, finetuning_args.restart_collapsed)
         if training and args.should_save:
-            progress[str(trial)] = {"settings": settings, "metrics": metrics}
+            progress[str(trial)] = {"settings": settings, "metrics": metrics, "collapsed": reason}
             write_progress(output_dir, progress)
-    return trials, trial_dirs
+    return trials, trial_dirs, collapsed
+
+
+def restart_collapsed(trial: int, planned: list[int], restarts: int, allowed: int) -> int:
+    """Plan another trial, with the next unused seed, for a collapsed one while restarts are left."""
+    if restarts < allowed:
+        planned.append(len(planned))
+        logger.info("Trial %d collapsed: trial %d (restart %d of %d) takes its place.", trial, planned[-1],
+                    restarts + 1, allowed)
+        return restarts + 1
+    return restarts
 
 
 def conclude_trials(task: Task, trials: list[dict[str, float]], trial_dirs: list[str], model_path: str,
-                    training_args: ElectraTrainingArguments, finetuning_args: FineTuningArguments) -> dict:
-    """The summary table, the chosen trial (the others' folders removed unless kept), results.json, the push."""
+                    training_args: ElectraTrainingArguments, finetuning_args: FineTuningArguments,
+                    collapsed: dict[int, str] | None = None) -> dict:
+    """The summary table (every trial; with collapsed ones, also the others alone, labelled), the chosen trial
+    (among the trials that did not collapse; the others' folders removed unless kept), results.json, the push."""
+    collapsed = collapsed or {}
     results: dict = {"task": task.name, "model": model_path}
     training, output_dir = training_args.do_train, training_args.output_dir
     if trials and trials[0]:
         # a re-run with more trials chooses among those whose model is still on disk
         on_disk = [i for i, d in enumerate(trial_dirs) if os.path.isdir(d)] or list(range(len(trials)))
-        chosen = on_disk[choose_trial([trials[i] for i in on_disk], task.headline, finetuning_args.chosen_trial)]
+        candidates = [i for i in on_disk if i not in collapsed] or on_disk
+        chosen = candidates[choose_trial([trials[i] for i in candidates], task.headline,
+                                         finetuning_args.chosen_trial)]
         results.update(trials=trials, summary=summarize_trials(trials), chosen_trial=chosen,
                        chosen_dir=trial_dirs[chosen])
         print("\n" + format_summary({task.name: {k: v for k, v in results["summary"].items()
                                                  if not k.endswith("total")}}))
+        if collapsed:
+            kept = [trials[i] for i in range(len(trials)) if i not in collapsed]
+            results.update(collapsed={str(i): why for i, why in collapsed.items()},
+                           summary_without_collapsed=summarize_trials(kept) if kept else {})
+            print(f"\n{len(collapsed)} of {len(trials)} trials collapsed ("
+                  + "; ".join(f"trial {i}: {why}" for i, why in collapsed.items()) + ")"
+                  + (". Without them:\n" + format_summary({task.name: {
+                      k: v for k, v in results["summary_without_collapsed"].items() if not k.endswith("total")}})
+                     if kept else ": every trial collapsed."))
         if training and not finetuning_args.keep_all_trials and training_args.should_save:
             for trial, directory in enumerate(trial_dirs):
                 if trial != chosen:
