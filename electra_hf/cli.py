@@ -95,6 +95,15 @@ def parse_arguments(dataclass_types: tuple, defaults: dict, argv: list[str], des
     return (*parsed, set(vars(given)))
 
 
+# The argument types a JSON value is checked against: what the value must be, and the test
+JSON_TYPES = {
+    string_to_bool: ("a boolean", lambda v: isinstance(v, bool) or str(v).lower() in ("true", "false", "yes", "no",
+                                                                                       "1", "0")),
+    int: ("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+    float: ("a number", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)),
+}
+
+
 def check_json_types(parser: argparse.ArgumentParser, given: dict, path: str) -> None:
     """What argparse checks on a command line, for a JSON argument file (HfArgumentParser.parse_dict takes any
     value): booleans and numbers of their type, and one of the choices. (String arguments also take JSON objects
@@ -105,13 +114,8 @@ def check_json_types(parser: argparse.ArgumentParser, given: dict, path: str) ->
         if action is None or value is None:
             continue  # an unknown name: parse_dict names it
         for item in value if isinstance(value, list) and action.nargs in ("+", "*") else [value]:
-            wanted = action.type
-            fits = (isinstance(item, bool) or str(item).lower() in ("true", "false", "yes", "no", "1", "0")
-                    if wanted is string_to_bool else
-                    isinstance(item, int) and not isinstance(item, bool) if wanted is int else
-                    isinstance(item, (int, float)) and not isinstance(item, bool) if wanted is float else True)
-            if not fits:
-                kind = {string_to_bool: "a boolean", int: "an integer", float: "a number"}[wanted]
+            kind, fits = JSON_TYPES.get(action.type, (None, None))
+            if fits is not None and not fits(item):
                 raise ValueError(f"{path}: {name} is {item!r}, it must be {kind}.")
             if action.choices is not None and item not in action.choices:
                 raise ValueError(f"{path}: {name} is {item!r}; choose one of {list(action.choices)}.")
