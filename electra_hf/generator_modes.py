@@ -103,10 +103,9 @@ GENERATOR_TYPES = tuple(dict.fromkeys(mode.generator_type for mode in MODES.valu
 DEFAULT_GENERATOR_TYPE = {"electra": "masked_lm", "electric": "two_tower", "mlm": "masked_lm"}
 
 
-def _fields(mode: GeneratorMode) -> str:
-    given = [f"generator_type={mode.generator_type!r}"]
-    given += [f"{flag}=True" for flag in ("tie_generator", "untied_generator_embeddings") if getattr(mode, flag)]
-    return ", ".join(given)
+def _fields(generator_type: str, tie_generator: bool, untied_generator_embeddings: bool) -> str:
+    flags = {"tie_generator": tie_generator, "untied_generator_embeddings": untied_generator_embeddings}
+    return ", ".join([f"generator_type={generator_type!r}", *(f"{flag}=True" for flag, on in flags.items() if on)])
 
 
 def mode_of(objective: str, generator_type: str, tie_generator: bool = False,
@@ -121,9 +120,10 @@ def mode_of(objective: str, generator_type: str, tie_generator: bool = False,
                                              mode.untied_generator_embeddings) == (
                 generator_type, bool(tie_generator), bool(untied_generator_embeddings)):
             return mode
-    given = _fields(GeneratorMode("", "", (), generator_type, None, None, bool(tie_generator),
-                                  bool(untied_generator_embeddings)))
-    choices = "; ".join(f"{mode.name}: {_fields(mode)}" for mode in MODES.values() if objective in mode.objectives)
+    given = _fields(generator_type, tie_generator, untied_generator_embeddings)
+    choices = "; ".join(
+        f"{mode.name}: {_fields(mode.generator_type, mode.tie_generator, mode.untied_generator_embeddings)}"
+        for mode in MODES.values() if objective in mode.objectives)
     raise ValueError(f"objective={objective!r} with {given} is not a generator mode. The modes of {objective!r} "
                      f"are {choices}.")
 

@@ -18,15 +18,13 @@ MODEL_SIZES = {
     "large": {"hidden_size": 1024, "num_hidden_layers": 24},
 }
 
+_SMALL = {"model": {"model_size": "small", "embedding_size": 128, "generator_hidden_size": 0.25, "mask_prob": 0.15,
+                    "max_seq_length": 128},
+          "training": {"learning_rate": 5e-4, "global_batch_size": 128, "max_steps": 1_000_000}}
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
-    "small": {
-        "model": {"model_size": "small", "embedding_size": 128, "generator_hidden_size": 0.25, "mask_prob": 0.15,
-                  "max_seq_length": 128},
-        "training": {"learning_rate": 5e-4, "global_batch_size": 128, "max_steps": 1_000_000}},
-    "small++": {
-        "model": {"model_size": "small", "embedding_size": 128, "generator_hidden_size": 1.0, "mask_prob": 0.15,
-                  "max_seq_length": 128},
-        "training": {"learning_rate": 5e-4, "global_batch_size": 128, "max_steps": 1_000_000}},
+    "small": _SMALL,
+    # The released small model: small with a full-size generator.
+    "small++": {"model": {**_SMALL["model"], "generator_hidden_size": 1.0}, "training": _SMALL["training"]},
     "base": {
         "model": {"model_size": "base", "embedding_size": 768, "generator_hidden_size": 0.33333, "mask_prob": 0.15,
                   "max_seq_length": 512},

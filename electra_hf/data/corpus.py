@@ -101,8 +101,8 @@ def load_documents(spec: CorpusSpec, cache_dir: str | None = None) -> Dataset | 
                                          cache_dir=cache_dir, **kwargs)
         except (UnicodeDecodeError, datasets.exceptions.DatasetGenerationError) as err:
             for path in files if kind == "text" else []:
-                if not_utf8(path):
-                    raise not_utf8(path) from None
+                if error := not_utf8(path):
+                    raise error from None
             raise (dataset_error(files[0], err) if len(files) == 1 else
                    ValueError(f"could not read the corpus files ({err})")) from err
     columns = docs.column_names or []
