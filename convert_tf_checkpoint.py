@@ -24,11 +24,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from electra_hf.cli import one_line_errors
-from electra_hf.conversion.convert import hf_to_tf, tf_to_hf
-from electra_hf.hub import push_folder_to_hub
 
 logger = logging.getLogger("convert_tf_checkpoint")
 
@@ -67,10 +66,27 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def check_paths(args: argparse.Namespace) -> None:
+    """The inputs exist, checked before torch loads (a missing path is then a one-line error in about a second)."""
+    if args.command == "tf2hf":
+        if not (os.path.exists(args.checkpoint) or os.path.exists(args.checkpoint + ".index")):
+            raise FileNotFoundError(f"--checkpoint {args.checkpoint}: no such directory, file or checkpoint prefix "
+                                    f"({args.checkpoint}.index).")
+        return
+    for flag in ("model", "discriminator", "generator"):
+        path = getattr(args, flag)
+        if path is not None and not os.path.isdir(path):
+            raise FileNotFoundError(f"--{flag} {path}: no such directory.")
+
+
 @one_line_errors
 def main(argv: list[str] | None = None):
     args = parse_arguments(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    check_paths(args)
+    from electra_hf.conversion.convert import hf_to_tf, tf_to_hf
+    from electra_hf.hub import push_folder_to_hub
+
     if args.command == "tf2hf":
         report = tf_to_hf(args.checkpoint, args.output_dir, which=args.which, hparams=args.hparams,
                           num_attention_heads=args.num_attention_heads,

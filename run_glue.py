@@ -26,7 +26,7 @@ import shutil
 import sys
 from dataclasses import dataclass, field
 
-from electra_hf.cli import one_line_errors, parse_finetuning_arguments, setup_logging
+from electra_hf.cli import check_finetuning_inputs, one_line_errors, parse_finetuning_arguments, setup_logging
 
 logger = logging.getLogger("run_glue")
 
@@ -62,8 +62,9 @@ def parse_glue_arguments(argv: list[str]) -> tuple:
 
 @one_line_errors
 def main(argv: list[str] | None = None) -> dict:
-    model_args, data_args, finetuning_args, training_args, explicit = parse_glue_arguments(
-        sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    check_finetuning_inputs((DataArguments,), argv)  # before torch loads
+    model_args, data_args, finetuning_args, training_args, explicit = parse_glue_arguments(argv)
     setup_logging(logger, training_args)
     from electra_hf.loading import check_finetuning_sources, check_hub_name, check_max_length, load_model_tokenizer
     from electra_hf.output_lock import output_dir_lock

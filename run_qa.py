@@ -22,7 +22,8 @@ import logging
 import sys
 from dataclasses import dataclass, field
 
-from electra_hf.cli import one_line_errors, parse_finetuning_arguments, requested_splits, setup_logging
+from electra_hf.cli import (check_finetuning_inputs, one_line_errors, parse_finetuning_arguments,
+                            requested_splits, setup_logging)
 
 logger = logging.getLogger("run_qa")
 
@@ -89,8 +90,9 @@ def load_splits(data_args: DataArguments, training_args) -> dict:
 
 @one_line_errors
 def main(argv: list[str] | None = None) -> dict:
-    model_args, head_args, data_args, finetuning_args, training_args, explicit = parse_qa_arguments(
-        sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    check_finetuning_inputs((HeadArguments, DataArguments), argv)  # before torch loads
+    model_args, head_args, data_args, finetuning_args, training_args, explicit = parse_qa_arguments(argv)
     setup_logging(logger, training_args)
     from electra_hf.loading import check_finetuning_sources, check_hub_name, check_max_length, load_model_tokenizer
 

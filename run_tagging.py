@@ -20,7 +20,8 @@ import logging
 import sys
 from dataclasses import dataclass, field
 
-from electra_hf.cli import one_line_errors, parse_finetuning_arguments, requested_splits, setup_logging
+from electra_hf.cli import (check_finetuning_inputs, one_line_errors, parse_finetuning_arguments,
+                            requested_splits, setup_logging)
 
 logger = logging.getLogger("run_tagging")
 
@@ -63,9 +64,11 @@ def load_split(data_args: DataArguments, split: str, path: str | None):
 
 @one_line_errors
 def main(argv: list[str] | None = None) -> dict:
+    argv = sys.argv[1:] if argv is None else argv
+    check_finetuning_inputs((DataArguments,), argv)  # before torch loads
     model_args, data_args, finetuning_args, training_args, explicit = parse_finetuning_arguments(
-        (DataArguments,), {"output_dir": "runs/tagging", "per_device_eval_batch_size": 64},
-        sys.argv[1:] if argv is None else argv, description=__doc__)
+        (DataArguments,), {"output_dir": "runs/tagging", "per_device_eval_batch_size": 64}, argv,
+        description=__doc__)
     setup_logging(logger, training_args)
     from electra_hf.loading import check_finetuning_sources, check_hub_name, check_max_length, load_model_tokenizer
 

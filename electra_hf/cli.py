@@ -59,6 +59,36 @@ def argument_parser(dataclass_types: tuple, description: str | None = None) -> H
     return parser
 
 
+def check_before_loading(dataclass_types: tuple, argv: list[str], check) -> None:
+    """`check(*arguments)` on a script's own dataclasses (not its TrainingArguments) parsed from `argv` or its
+    JSON file, before torch and TrainingArguments load: they cost most of the 4-6 CPU-seconds a bad path would
+    otherwise take to report. The TrainingArguments' flags are left to the full parse, as are --help and a missing
+    required argument; a mistyped one here gets argparse's error with a short usage line."""
+    if "-h" in argv or "--help" in argv:
+        return
+    parser = argument_parser(dataclass_types)
+    parser.usage = "%(prog)s [options] (--help lists them)"
+    required = [action.dest for action in parser._actions if action.required]
+    for action in parser._actions:
+        action.required = False
+    if len(argv) == 1 and argv[0].endswith(".json"):
+        given = read_json_arguments(argv[0])
+        check_json_types(parser, given, argv[0])
+        parsed = parser.parse_dict({**dict.fromkeys(required), **given}, allow_extra_keys=True)
+    else:
+        parsed = parser.parse_args_into_dataclasses(args=argv, return_remaining_strings=True)[:-1]
+    check(*parsed)
+
+
+def check_finetuning_inputs(dataclass_types: tuple, argv: list[str]) -> None:
+    """A fine-tuning script's model and input files (the last of its `dataclass_types` names them), checked by
+    `loading.check_finetuning_sources` before torch loads (`check_before_loading`)."""
+    from .loading import check_finetuning_sources
+
+    check_before_loading((ModelArguments, *dataclass_types, FineTuningArguments), argv,
+                         lambda model_args, *rest: check_finetuning_sources(model_args, rest[-2]))
+
+
 def parse_finetuning_arguments(dataclass_types: tuple, defaults: dict, argv: list[str],
                                description: str | None = None) -> tuple:
     """`parse_arguments` for a fine-tuning script: its dataclasses after ModelArguments and before

@@ -83,7 +83,7 @@ def check_max_length(config, max_seq_length: int) -> None:
                          f"({config.max_position_embeddings}).")
 
 
-def check_finetuning_sources(model_args, data_args, push_to_hub: bool) -> str:
+def check_finetuning_sources(model_args, data_args, push_to_hub: bool = False) -> str:
     """Before a fine-tuning script's heavy imports: the model, its tokenizer and a Hub dataset can be had, the
     input files named exist, a push can happen. Returns the discriminator's path."""
     model_path = discriminator_path(model_args.model_name_or_path)

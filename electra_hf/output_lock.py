@@ -4,6 +4,7 @@ behind, and the next run on the same host sees that the owner is gone and takes 
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -47,6 +48,17 @@ def _take(path: str) -> bool:
 
 
 @contextmanager
+def _directory_held(directory: str):
+    """An exclusive flock on the directory itself, for the moment of a take-over (released if the process dies)."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+@contextmanager
 def output_dir_lock(output_dir: str, owner: bool = True):
     """Hold `output_dir` for this run (`owner`: the process that writes it; the others of a multi-process run
     pass False). A live run holding it is an error naming that run; a dead one's lock is taken over."""
@@ -71,12 +83,14 @@ def output_dir_lock(output_dir: str, owner: bool = True):
         if holder is None and fresh:
             time.sleep(0.2)  # its owner may be writing it right now
             continue
-        logger.warning("Taking over %s: the run that held it (pid %s) is gone.", path,
-                       holder.get("pid") if holder else "unknown")
-        try:
-            os.remove(path)
-        except FileNotFoundError:
-            pass
+        with _directory_held(output_dir):  # two runs taking over at once: the second sees the first's lock
+            if _owner(path) == holder:
+                logger.warning("Taking over %s: the run that held it (pid %s) is gone.", path,
+                               holder.get("pid") if holder else "unknown")
+                try:
+                    os.remove(path)
+                except FileNotFoundError:
+                    pass
     try:
         yield
     finally:

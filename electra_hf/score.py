@@ -25,11 +25,9 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-import torch
-
 from .cli import one_line_errors, parse_arguments
 from .data.text_files import reading
-from .scoring import LONG_TEXTS, check_nbest_item, load_scorer, pseudo_log_likelihoods, rerank
+from .loading import check_hub_name
 
 logger = logging.getLogger("electra_hf.score")
 
@@ -50,7 +48,7 @@ class ScoreArguments:
         "help": "Longest sequence fed to the model, [CLS] and [SEP] included (default: max_position_embeddings)."})
     long_texts: str = field(default="window", metadata={
         "help": "Texts longer than max_length - 2 tokens: window (overlapping windows, each token scored once, "
-                "with the most context) or error.", "choices": list(LONG_TEXTS)})
+                "with the most context) or error.", "choices": ["window", "error"]})  # scoring.LONG_TEXTS
     stride: int | None = field(default=None, metadata={"help": "Tokens between windows (default: half a window)."})
     device: str | None = field(default=None, metadata={"help": "Default: cuda if available, else cpu."})
     tokenizer_name: str | None = field(default=None, metadata={"help": "Default: the model's own tokenizer."})
@@ -64,6 +62,8 @@ def read_texts(path: str) -> list[str]:
 
 def read_nbest(path: str, weight: float) -> list[dict]:
     """One n-best list per non-blank line, each checked (`check_nbest_item`); errors name the line."""
+    from .scoring import check_nbest_item
+
     items = []
     with reading(path), open(path, encoding="utf-8-sig") as f:  # a byte-order mark is not text
         for number, line in enumerate(f, 1):
@@ -88,6 +88,12 @@ def run(args: ScoreArguments, explicit: set[str]) -> int:
         raise ValueError("--weight applies to n-best lists (a .jsonl input or --format nbest).")
     if not 0.0 <= args.weight <= 1.0:
         raise ValueError(f"--weight {args.weight} must be between 0 and 1.")
+    check_hub_name(args.model, "--model")
+    # the heavy imports after the checks: a bad path answers in about a second
+    import torch
+
+    from .scoring import load_scorer, pseudo_log_likelihoods, rerank
+
     items = read_nbest(args.input, args.weight) if nbest else read_texts(args.input)
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     model, tokenizer = load_scorer(args.model, args.tokenizer_name, device=device)

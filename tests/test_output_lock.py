@@ -71,3 +71,34 @@ def test_pretraining_and_fine_tuning_refuse_a_folder_in_use(tmp_path, live_pid, 
     with pytest.raises(ValueError, match="in use by another run"):
         run_glue.main(["--model_name_or_path", str(discriminator), "--train_file", str(csv), "--validation_file",
                        str(csv), "--output_dir", str(tmp_path / "ft"), "--report_to", "none", "--max_steps", "1"])
+
+
+RACER = """import os, sys, time
+from electra_hf.output_lock import output_dir_lock
+folder, go = sys.argv[1:]
+while not os.path.exists(go):
+    time.sleep(0.001)
+try:
+    with output_dir_lock(folder):
+        print("held", flush=True)
+        time.sleep(1.5)
+except ValueError as err:
+    print("refused" if "in use by another run" in str(err) else err, flush=True)
+"""
+
+
+@pytest.mark.parametrize("stale", [False, True], ids=["fresh folder", "a dead run's lock"])
+def test_runs_started_at_the_same_moment_one_holds(tmp_path, dead_pid, stale):
+    """Four processes released at once onto one folder (empty, or with a killed run's lock to take over):
+    exactly one holds it, the others are refused."""
+    folder, go = tmp_path / "out", tmp_path / "go"
+    if stale:
+        hold(folder, dead_pid)
+    racers = [subprocess.Popen([sys.executable, "-c", RACER, str(folder), str(go)], stdout=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(__file__))})
+              for _ in range(4)]
+    import time
+    time.sleep(1.0)  # all four waiting for the signal
+    go.touch()
+    outcomes = sorted(racer.communicate(timeout=60)[0].strip() for racer in racers)
+    assert outcomes == ["held", "refused", "refused", "refused"], outcomes
