@@ -23,17 +23,15 @@ import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from transformers.trainer_utils import has_length
-
 from electra_hf import cli
-from electra_hf.generator_modes import GENERATOR_TYPES, OBJECTIVES
+from electra_hf.generator_modes import EMBEDDING_SHARING, GENERATOR_TYPES, OBJECTIVES
 from electra_hf.original_hparams import (original_objective, original_preset, read_original_hparams,
                                          split_original_hparams)
 from electra_hf.presets import DEFAULT_PRESET, PRESETS, TOY_PRESETS, training_defaults
-from electra_hf.training_args import ElectraTrainingArguments
 
 if TYPE_CHECKING:
     from electra_hf import ElectraPretrainingConfig, ElectraPretrainingModel
+    from electra_hf.training_args import ElectraTrainingArguments
 logger = logging.getLogger("run_pretraining")
 
 
@@ -60,7 +58,14 @@ class ModelArguments:
         "help": "The generator is the discriminator's own encoder with an MLM head (the original's "
                 "untied_generator=False)."})
     untied_generator_embeddings: bool = field(default=False, metadata={
-        "help": "The generator gets embeddings of its own instead of sharing the discriminator's."})
+        "help": "The generator gets embeddings of its own instead of sharing the discriminator's "
+                "(= --embedding_sharing none)."})
+    embedding_sharing: str | None = field(default=None, metadata={
+        "help": "How the generator and discriminator share embeddings (DeBERTaV3's names): es, one module (the "
+                "original's, the default); gdes, gradient-disentangled: the discriminator's word and position "
+                "tables are the generator's, without their gradient, plus a difference of its own (not in the "
+                "original); none, each its own (the original's untied_generator_embeddings).",
+        "choices": list(EMBEDDING_SHARING)})
     generator_hidden_size: float | None = field(default=None, metadata={
         "help": "Generator size as a fraction of the discriminator's (the paper: 0.25; the released small: 1.0)."})
     discriminator_name_or_path: str | None = field(default=None, metadata={
@@ -102,6 +107,8 @@ class DataArguments:
 def parse_arguments(argv: list[str]) -> tuple[ModelArguments, DataArguments, ElectraTrainingArguments]:
     """Arguments from the command line or one JSON file, over --hparams' training values and the preset's
     recipe (in that order of precedence)."""
+    from electra_hf.training_args import ElectraTrainingArguments
+
     json_file = len(argv) == 1 and argv[0].endswith(".json")
     if json_file:
         given = cli.read_json_arguments(argv[0])
@@ -139,6 +146,11 @@ def config_overrides(model_args: ModelArguments, data_args: DataArguments) -> di
     for name in ("tie_generator", "untied_generator_embeddings"):
         if getattr(model_args, name):
             overrides[name] = True
+    if model_args.embedding_sharing is not None:
+        if model_args.untied_generator_embeddings and model_args.embedding_sharing != "none":
+            raise ValueError(f"--untied_generator_embeddings is --embedding_sharing none, not "
+                             f"{model_args.embedding_sharing}: give one of the two.")
+        overrides.update(EMBEDDING_SHARING[model_args.embedding_sharing])
     if data_args.max_seq_length is not None:
         overrides["max_seq_length"] = data_args.max_seq_length
     return overrides
@@ -189,6 +201,8 @@ def every(strategy, steps) -> str:
 
 def log_banner(training_args, corpus_name: str, docs, splits, tokenizer_description: str, model, checkpoint):
     """What the run will do, before it does it (as transformers' examples print)."""
+    from transformers.trainer_utils import has_length
+
     args, config = training_args, model.config
     train, held_out = splits["train"], splits.get("validation")
     global_batch = args.per_device_train_batch_size * args.world_size * args.gradient_accumulation_steps
@@ -260,6 +274,8 @@ def final_evaluation(trainer) -> dict:
 def print_report(output_dir: str, model, tokenizer, held_out, metrics: dict, baselines: dict, steps: int,
                  toy: bool, num_examples: int = 3) -> None:
     """What the run produced and what the model does, for the person who started it."""
+    from transformers.trainer_utils import has_length
+
     from electra_hf import report
 
     output_dir = os.path.abspath(output_dir)
@@ -287,28 +303,34 @@ def print_report(output_dir: str, model, tokenizer, held_out, metrics: dict, bas
     print("\n".join(lines))
 
 
-def check_arguments(model_args: ModelArguments, data_args: DataArguments, training_args) -> None:
-    """What can be checked before any data or model: the corpus files, --config_overrides, the Hub names (no
-    network: one line at once), the warm-up, a continued pair named whole."""
+def check_sources(model_args: ModelArguments, data_args: DataArguments) -> None:
+    """What can be checked before torch loads: the corpus files, --config_overrides, the Hub names (no network:
+    one line at once), a continued pair named whole."""
     from electra_hf.data.text_files import resolve_files
-    from electra_hf.loading import check_hub_name, check_hub_push
+    from electra_hf.loading import check_hub_name
 
     if data_args.train_files:
         resolve_files(data_args.train_files)
     config_overrides(model_args, data_args)
-    check_hub_push(training_args.push_to_hub)
     for flag in ("tokenizer_name", "discriminator_name_or_path", "generator_name_or_path"):
         if getattr(model_args, flag):
             check_hub_name(getattr(model_args, flag), f"--{flag}")
     if data_args.dataset_name:
         check_hub_name(data_args.dataset_name, "--dataset_name", repo_type="dataset")
+    if bool(model_args.discriminator_name_or_path) != bool(model_args.generator_name_or_path):
+        raise ValueError("continuing pre-training needs both --discriminator_name_or_path and "
+                         "--generator_name_or_path.")
+
+
+def check_training_arguments(training_args) -> None:
+    """What needs the parsed training arguments, before any data or model: a push can happen, the warm-up."""
+    from electra_hf.loading import check_hub_push
+
+    check_hub_push(training_args.push_to_hub)
     if training_args.max_steps > 0 and training_args.warmup_steps >= training_args.max_steps:
         logger.warning("--warmup_steps %s is not shorter than --max_steps %s: the learning rate never reaches its "
                        "peak (the original warms up over 1%% of training: pass e.g. --warmup_steps %d).",
                        training_args.warmup_steps, training_args.max_steps, max(1, training_args.max_steps // 100))
-    if bool(model_args.discriminator_name_or_path) != bool(model_args.generator_name_or_path):
-        raise ValueError("continuing pre-training needs both --discriminator_name_or_path and "
-                         "--generator_name_or_path.")
 
 
 def resume_point(training_args):
@@ -396,6 +418,8 @@ def train_and_evaluate(trainer, checkpoint: str | None, finished) -> dict:
 
 def publish(trainer, model, model_args: ModelArguments, corpus_name: str, metrics: dict, push_to_hub: bool) -> None:
     """The curves, the model cards, the push (each half to its own repository) and the report."""
+    from transformers.trainer_utils import has_length
+
     from electra_hf import report
     from electra_hf.hub import push_pair_to_hub, write_model_cards
 
@@ -419,9 +443,11 @@ def publish(trainer, model, model_args: ModelArguments, corpus_name: str, metric
 
 @cli.one_line_errors
 def main(argv: list[str] | None = None) -> dict:
-    model_args, data_args, training_args = parse_arguments(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    cli.check_before_loading((ModelArguments, DataArguments), argv, check_sources)  # before torch loads
+    model_args, data_args, training_args = parse_arguments(argv)
     cli.setup_logging(logger, training_args)
-    check_arguments(model_args, data_args, training_args)
+    check_training_arguments(training_args)
     from electra_hf.output_lock import output_dir_lock
 
     with output_dir_lock(training_args.output_dir, owner=training_args.process_index == 0):

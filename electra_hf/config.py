@@ -55,7 +55,11 @@ class ElectraPretrainingConfig(PreTrainedConfig):
         tie_generator: the generator is the discriminator's encoder with an MLM head (one full-size network, the
             original's `untied_generator=False`).
         untied_generator_embeddings: the generator has embeddings of its own, of its hidden width, instead of
-            sharing the discriminator's (the original's `untied_generator_embeddings`).
+            sharing the discriminator's (the original's `untied_generator_embeddings`; DeBERTaV3's NES).
+        gradient_disentangled_embeddings: DeBERTaV3's GDES (not in the original): the generator has embeddings of
+            its own (the discriminator's width), and the discriminator's word and position tables are
+            `stop_gradient(generator's) + delta`, the deltas its own parameters, zero at the start; the masked-LM
+            loss alone trains the generator's tables. `embedding_sharing` names the three choices.
         max_seq_length: sequence length the data is built for; `max_predictions_per_seq` is derived from it.
         mask_prob, max_predictions_per_seq (default: derived from mask_prob and max_seq_length as the original),
             mask_replace_prob, random_replace_prob, position_sampling: the masking settings, read together as
@@ -86,6 +90,7 @@ class ElectraPretrainingConfig(PreTrainedConfig):
     generator_type: str | None = None
     tie_generator: bool = False
     untied_generator_embeddings: bool = False
+    gradient_disentangled_embeddings: bool = False
     max_seq_length: int = 128
     mask_prob: float = 0.15
     max_predictions_per_seq: int | None = None
@@ -138,6 +143,12 @@ class ElectraPretrainingConfig(PreTrainedConfig):
     def shares_embeddings(self) -> bool:
         """Whether the generator reads the discriminator's embeddings module."""
         return self.mode.shares_embeddings
+
+    @property
+    def embedding_sharing(self) -> str | None:
+        """"es" (one module, the original's default), "gdes" or "none"; None without a generator beside a
+        discriminator (MLM, tied, uniform)."""
+        return self.mode.embedding_sharing
 
     def _validate(self):
         disc, gen = self.discriminator_config, self.generator_config

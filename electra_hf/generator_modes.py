@@ -1,8 +1,9 @@
 """The generator modes: one table that the pair config (validation), the model (the generator's class and how
 the two halves share), the model cards and the TF converter (variable scopes, the original's flags) read.
 
-A mode is one valid combination of the pair config's `objective`, `generator_type`, `tie_generator` and
-`untied_generator_embeddings`; its name is also the layout of the original's checkpoint that it corresponds to.
+A mode is one valid combination of the pair config's `objective`, `generator_type`, `tie_generator`,
+`untied_generator_embeddings` and `gradient_disentangled_embeddings`; its name is also the layout of the original's
+checkpoint that it corresponds to (`gdes` has no counterpart in the original: this package's layout).
 A new mode is a row here (and, if it computes something new, the code that computes it).
 """
 
@@ -13,7 +14,13 @@ from dataclasses import dataclass
 
 OBJECTIVES = ("electra", "electric", "mlm")
 # The pair config's fields that choose the mode (a checkpoint of another mode cannot be resumed).
-MODE_FIELDS = ("objective", "generator_type", "tie_generator", "untied_generator_embeddings")
+MODE_FIELDS = ("objective", "generator_type", "tie_generator", "untied_generator_embeddings",
+               "gradient_disentangled_embeddings")
+# DeBERTaV3's names for how the two halves share embeddings (He et al. 2021, Table 4): ES the original's one module,
+# GDES gradient-disentangled (the generator's tables plus the discriminator's own difference, no gradient from the
+# discriminator into the generator's), NES none (the original's untied_generator_embeddings)
+EMBEDDING_SHARING = {"es": {}, "gdes": {"gradient_disentangled_embeddings": True},
+                     "none": {"untied_generator_embeddings": True}}
 
 
 @dataclass(frozen=True)
@@ -26,6 +33,7 @@ class GeneratorMode:
     card: tuple[str, str | None] | None  # the generator half's model card: what it is, its Hub pipeline tag
     tie_generator: bool = False
     untied_generator_embeddings: bool = False
+    gradient_disentangled_embeddings: bool = False
     # The original's checkpoint: the TF scopes this generator owns, and the original's flags this mode implies
     # (a flag the original ignores in this mode is absent).
     tf_scopes: tuple[str, ...] = ()
@@ -40,7 +48,16 @@ class GeneratorMode:
     @property
     def shares_embeddings(self) -> bool:
         """Whether the generator reads the discriminator's embeddings module."""
-        return self.generator_class is not None and self.objectives != ("mlm",) and not self.untied_generator_embeddings
+        return (self.generator_class is not None and self.objectives != ("mlm",)
+                and not self.untied_generator_embeddings and not self.gradient_disentangled_embeddings)
+
+    @property
+    def embedding_sharing(self) -> str | None:
+        """"es", "gdes" or "none" (EMBEDDING_SHARING) for a generator beside a discriminator; None otherwise."""
+        if self.generator_class is None or self.objectives == ("mlm",) or self.tie_generator:
+            return None
+        return ("gdes" if self.gradient_disentangled_embeddings else "none" if self.untied_generator_embeddings
+                else "es")
 
     @property
     def two_tower(self) -> bool:
@@ -54,6 +71,11 @@ class GeneratorMode:
 
 
 _MASKED_LM = "transformers.ElectraForMaskedLM"
+# GDES: the discriminator's tables that are the generator's plus a difference, and the TF variable of each
+# difference (this package's name; the original has no GDES). Token types and the LayerNorm are the discriminator's
+# own, as in DeBERTaV3 (microsoft/DeBERTa, apps/tasks/rtd_task.py: word and position embeddings).
+GDES_DELTAS = {"word_embeddings": "electra/embeddings/word_embeddings_delta",
+               "position_embeddings": "electra/embeddings/position_embeddings_delta"}
 _TWO_TOWER = "electra_hf.ElectraTwoTowerGenerator"
 _GENERATOR_CARD = ("the masked-LM generator trained alongside the discriminator", "fill-mask")
 _TWO_TOWER_CARD = ("Electric's two-tower cloze generator trained alongside the discriminator (its `logits` are each "
@@ -70,6 +92,13 @@ MODES = {mode.name: mode for mode in (
                   tf_scopes=("generator/", "generator_predictions/"),
                   original_flags=(("two_tower_generator", False), ("uniform_generator", False),
                                   ("untied_generator", True), ("untied_generator_embeddings", True))),
+    GeneratorMode("gdes", "ELECTRA with gradient-disentangled embedding sharing (DeBERTaV3): the generator's own "
+                  "embeddings (generator/embeddings/*), the discriminator's = theirs + a difference "
+                  "(electra/embeddings/*_delta) that the discriminator alone trains", ("electra",), "masked_lm",
+                  _MASKED_LM, _GENERATOR_CARD, gradient_disentangled_embeddings=True,
+                  tf_scopes=("generator/", "generator_predictions/", *GDES_DELTAS.values()),
+                  original_flags=(("two_tower_generator", False), ("uniform_generator", False),
+                                  ("untied_generator", True))),
     GeneratorMode("tied", "a tied generator: the discriminator's own encoder with a masked-LM head (electra/* and "
                   "generator_predictions/*)", ("electra",), "masked_lm", _MASKED_LM, _GENERATOR_CARD,
                   tie_generator=True, tf_scopes=("electra/", "generator_predictions/"),
@@ -103,27 +132,30 @@ GENERATOR_TYPES = tuple(dict.fromkeys(mode.generator_type for mode in MODES.valu
 DEFAULT_GENERATOR_TYPE = {"electra": "masked_lm", "electric": "two_tower", "mlm": "masked_lm"}
 
 
-def _fields(generator_type: str, tie_generator: bool, untied_generator_embeddings: bool) -> str:
-    flags = {"tie_generator": tie_generator, "untied_generator_embeddings": untied_generator_embeddings}
+def _fields(generator_type: str, tie_generator: bool, untied_generator_embeddings: bool,
+            gradient_disentangled_embeddings: bool = False) -> str:
+    flags = {"tie_generator": tie_generator, "untied_generator_embeddings": untied_generator_embeddings,
+             "gradient_disentangled_embeddings": gradient_disentangled_embeddings}
     return ", ".join([f"generator_type={generator_type!r}", *(f"{flag}=True" for flag, on in flags.items() if on)])
 
 
 def mode_of(objective: str, generator_type: str, tie_generator: bool = False,
-            untied_generator_embeddings: bool = False) -> GeneratorMode:
+            untied_generator_embeddings: bool = False, gradient_disentangled_embeddings: bool = False
+            ) -> GeneratorMode:
     """The mode of these config fields; a clear error naming the modes the objective has when none fits."""
     if objective not in OBJECTIVES:
         raise ValueError(f"objective={objective!r}: use one of {', '.join(map(repr, OBJECTIVES))}.")
     if generator_type not in GENERATOR_TYPES:
         raise ValueError(f"generator_type={generator_type!r}: use one of {', '.join(map(repr, GENERATOR_TYPES))}.")
     for mode in MODES.values():
-        if objective in mode.objectives and (mode.generator_type, mode.tie_generator,
-                                             mode.untied_generator_embeddings) == (
-                generator_type, bool(tie_generator), bool(untied_generator_embeddings)):
+        if objective in mode.objectives and (mode.generator_type, mode.tie_generator, mode.untied_generator_embeddings,
+                                             mode.gradient_disentangled_embeddings) == (
+                generator_type, bool(tie_generator), bool(untied_generator_embeddings),
+                bool(gradient_disentangled_embeddings)):
             return mode
-    given = _fields(generator_type, tie_generator, untied_generator_embeddings)
-    choices = "; ".join(
-        f"{mode.name}: {_fields(mode.generator_type, mode.tie_generator, mode.untied_generator_embeddings)}"
-        for mode in MODES.values() if objective in mode.objectives)
+    given = _fields(generator_type, tie_generator, untied_generator_embeddings, gradient_disentangled_embeddings)
+    choices = "; ".join(f"{mode.name}: {_fields(*(getattr(mode, name) for name in MODE_FIELDS[1:]))}"
+                        for mode in MODES.values() if objective in mode.objectives)
     raise ValueError(f"objective={objective!r} with {given} is not a generator mode. The modes of {objective!r} "
                      f"are {choices}.")
 

@@ -17,11 +17,13 @@ import safetensors.torch
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils import parametrize
 from transformers import ElectraForMaskedLM, ElectraForPreTraining, PreTrainedModel
 from transformers.trainer_utils import load_sharded_checkpoint
 from transformers.utils import ModelOutput
 
 from .config import ElectraPretrainingConfig
+from .generator_modes import GDES_DELTAS
 from .masking import mask_tokens
 from .two_tower import ElectraTwoTowerGenerator, saved_generator_class
 from .vocab_head import linear_cross_entropy, token_logits
@@ -29,6 +31,23 @@ from .vocab_head import linear_cross_entropy, token_logits
 logger = logging.getLogger(__name__)
 
 HUB_KWARGS = ("cache_dir", "force_download", "local_files_only", "token", "revision", "proxies")
+GDES_DELTAS_FILE = "embedding_deltas.safetensors"  # a GDES pair's deltas, beside its config.json
+DELTA = ".parametrizations.weight.original"  # where torch's parametrization keeps a GDES table's delta
+
+
+class GradientDisentangledTable(nn.Module):
+    """GDES (DeBERTaV3): a discriminator table computed as `stop_gradient(the generator's table) + delta`, the delta
+    being the parameter (a torch parametrization of the table's `weight`)."""
+
+    def __init__(self, generator_table: nn.Embedding):
+        super().__init__()
+        self.__dict__["generator_table"] = generator_table  # not a submodule: the generator owns and saves it
+
+    def forward(self, delta: torch.Tensor) -> torch.Tensor:
+        return self.generator_table.weight.detach() + delta
+
+    def right_inverse(self, weight: torch.Tensor) -> torch.Tensor:
+        return weight - self.generator_table.weight.detach()
 
 
 @dataclass
@@ -216,6 +235,8 @@ class ElectraPretrainingModel(PreTrainedModel):
         self.post_init()
         if fresh:
             self.init_weights_like_original()
+        if config.gradient_disentangled_embeddings:
+            self._disentangle_embeddings(zero_deltas=fresh)
 
     @property
     def embeddings(self) -> nn.Module:
@@ -247,6 +268,28 @@ class ElectraPretrainingModel(PreTrainedModel):
         else:
             self.generator.electra.embeddings = disc_embeddings
             self.generator.tie_weights()
+
+    def _disentangle_embeddings(self, zero_deltas: bool) -> None:
+        """GDES: each of the discriminator's GDES_DELTAS tables becomes the generator's plus a delta of its own: zero
+        for a new pair (the two start equal), else what the two given halves differ by (`load_pair_weights` then
+        reads the saved deltas exactly)."""
+        for table in GDES_DELTAS:
+            disc_table = getattr(self.discriminator.electra.embeddings, table)
+            parametrize.register_parametrization(
+                disc_table, "weight", GradientDisentangledTable(getattr(self.generator.electra.embeddings, table)))
+            if zero_deltas:
+                with torch.no_grad():
+                    disc_table.parametrizations.weight.original.zero_()
+
+    def _stock_discriminator_state(self, state: dict[str, torch.Tensor], generator_state: dict[str, torch.Tensor]
+                                   ) -> dict[str, torch.Tensor]:
+        """GDES: the discriminator half's state as a stock ElectraForPreTraining holds it (each table merged, the
+        generator's plus its delta); the deltas are popped from `state`."""
+        merged = {k: v for k, v in state.items() if not k.endswith(DELTA)}
+        for table in GDES_DELTAS:
+            name = f"electra.embeddings.{table}"
+            merged[f"{name}.weight"] = generator_state[f"{name}.weight"] + state[name + DELTA]
+        return merged
 
     @torch.no_grad()
     def init_weights_like_original(self) -> None:
@@ -410,12 +453,18 @@ class ElectraPretrainingModel(PreTrainedModel):
         os.makedirs(save_directory, exist_ok=True)
         if is_main_process:
             self.config.save_pretrained(save_directory)
+        states = {name: half.state_dict() if state_dict is None else  # e.g. gathered from DeepSpeed/FSDP by the Trainer
+                  {k[len(name) + 1:]: v for k, v in state_dict.items() if k.startswith(name + ".")}
+                  for name, half in self.halves().items()}
+        if self.config.gradient_disentangled_embeddings:  # a stock discriminator, and the deltas for a resume
+            deltas = {table: states["discriminator"][f"electra.embeddings.{table}{DELTA}"].contiguous()
+                      for table in GDES_DELTAS}
+            states["discriminator"] = self._stock_discriminator_state(states["discriminator"], states["generator"])
+            if is_main_process:
+                safetensors.torch.save_file(deltas, os.path.join(save_directory, GDES_DELTAS_FILE))
         for name, half in self.halves().items():
-            half_state = None
-            if state_dict is not None:  # e.g. gathered from DeepSpeed/FSDP by the Trainer
-                half_state = {k[len(name) + 1:]: v for k, v in state_dict.items() if k.startswith(name + ".")}
             half.save_pretrained(os.path.join(save_directory, name), is_main_process=is_main_process,
-                                 state_dict=half_state, **kwargs)
+                                 state_dict=states[name], **kwargs)
 
     def load_pair_weights(self, directory: str | os.PathLike) -> None:
         """Load the weights of a pair saved by `save_pretrained` into this model, in place (Trainer resume)."""
@@ -425,11 +474,26 @@ class ElectraPretrainingModel(PreTrainedModel):
                 result = load_sharded_checkpoint(half, folder, strict=False)
             else:
                 state = safetensors.torch.load_file(os.path.join(folder, "model.safetensors"))
+                if name == "discriminator" and self.config.gradient_disentangled_embeddings:
+                    state = self._discriminator_state_with_deltas(state, directory)
                 result = half.load_state_dict(state, strict=False)
             missing = set(result.missing_keys) - set(half.all_tied_weights_keys)
             if missing or result.unexpected_keys:
                 raise ValueError(f"{folder} does not match this model: missing {sorted(missing)}, unexpected "
                                  f"{sorted(result.unexpected_keys)}.")
+
+    @staticmethod
+    def _discriminator_state_with_deltas(state: dict[str, torch.Tensor], directory: str | os.PathLike
+                                         ) -> dict[str, torch.Tensor]:
+        """GDES: a saved (stock) discriminator state with its merged tables replaced by the pair's saved deltas."""
+        path = os.path.join(directory, GDES_DELTAS_FILE)
+        if not os.path.isfile(path):
+            raise ValueError(f"{directory} holds a GDES pair without its {GDES_DELTAS_FILE}: it cannot be resumed "
+                             "exactly (ElectraPretrainingModel.from_pretrained rebuilds the deltas from the halves).")
+        deltas = safetensors.torch.load_file(path)
+        state = {k: v for k, v in state.items() if k.removesuffix(".weight") not in
+                 {f"electra.embeddings.{table}" for table in GDES_DELTAS}}
+        return state | {f"electra.embeddings.{table}{DELTA}": deltas[table] for table in GDES_DELTAS}
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, *model_args,
@@ -448,7 +512,22 @@ class ElectraPretrainingModel(PreTrainedModel):
             if half_cls is not None and (name == "generator" or config.objective != "mlm"):
                 halves[name] = half_cls.from_pretrained(pretrained_model_name_or_path,
                                                         subfolder=os.path.join(subfolder, name), **kwargs)
-        return cls(config, **halves)
+        model = cls(config, **halves)
+        deltas = os.path.join(pretrained_model_name_or_path, subfolder, GDES_DELTAS_FILE)
+        if config.gradient_disentangled_embeddings and os.path.isfile(deltas):  # exact, not the halves' difference
+            model.load_embedding_deltas(safetensors.torch.load_file(deltas))
+        return model
+
+    @torch.no_grad()
+    def load_embedding_deltas(self, deltas: dict[str, torch.Tensor]) -> None:
+        """GDES: set the discriminator's deltas (by table name, GDES_DELTAS) to these values."""
+        for table in GDES_DELTAS:
+            getattr(self.discriminator.electra.embeddings, table).parametrizations.weight.original.copy_(deltas[table])
+
+    def embedding_deltas(self) -> dict[str, torch.Tensor]:
+        """GDES: the discriminator's deltas by table name."""
+        return {table: getattr(self.discriminator.electra.embeddings, table).parametrizations.weight.original.detach()
+                for table in GDES_DELTAS}
 
     @classmethod
     def from_discriminator_and_generator(cls, discriminator: str | ElectraForPreTraining,

@@ -31,7 +31,7 @@ from transformers import (
 )
 
 from ..config import ElectraPretrainingConfig
-from ..generator_modes import MODE_FIELDS, MODES
+from ..generator_modes import GDES_DELTAS, MODE_FIELDS, MODES
 from ..original_hparams import original_objective, read_original_hparams
 from ..modeling import ElectraPretrainingModel
 from ..two_tower import ElectraTwoTowerConfig, ElectraTwoTowerGenerator, saved_generator_class
@@ -147,6 +147,8 @@ def inspect_names(names) -> dict:
     if two_tower:  # Electric (or ELECTRA with two_tower_generator=True)
         generator = ("two_tower_untied" if any(n.startswith(("generator_ltr/embeddings/", "generator_rtl/embeddings/"))
                                                for n in names) else "two_tower")
+    elif set(GDES_DELTAS.values()) <= names:
+        generator = "gdes"  # this package's GDES: the generator's embeddings and the discriminator's deltas
     elif any(n.startswith("generator/embeddings/") for n in names):
         generator = "untied"  # untied_generator_embeddings=True: its own embeddings, no projection
     elif any(n.startswith("generator/encoder/") for n in names):
@@ -252,7 +254,8 @@ def generator_names(config: ElectraConfig, layout: str) -> list[tuple[str, str, 
     has_projection = config.embedding_size != config.hidden_size
     if layout in TWO_TOWER:
         return two_tower_table(config.num_hidden_layers, has_projection, layout == "two_tower_untied")
-    scope = {"separate": ("electra", "generator"), "untied": ("generator", "generator"), "tied": ("electra", "electra")}
+    scope = {"separate": ("electra", "generator"), "untied": ("generator", "generator"), "gdes": ("generator", "generator"),
+             "tied": ("electra", "electra")}
     embeddings_scope, encoder_scope = scope[layout]
     return name_table(embeddings_scope, encoder_scope, config.num_hidden_layers, has_projection, GENERATOR_HEAD,
                       output_bias=GENERATOR_OUTPUT_BIAS)
@@ -340,9 +343,12 @@ def tf_to_hf(checkpoint: str, output_dir: str, which: str = "both", hparams: dic
         _load_half(gen, reader, table)
         halves["generator"] = gen
         used |= {tf for tf, _, _ in table}
-    own_scopes = {"discriminator": ("electra/", "discriminator_predictions/"), "generator": MODES[name].tf_scopes if name else ()}
+    if name == "gdes" and which == "both":
+        used |= set(GDES_DELTAS.values())  # the pair's deltas, read below (one half alone has no use for them)
+    own_scopes = {"discriminator": ("electra/", "discriminator_predictions/"),
+                  "generator": MODES[name].tf_scopes if name else ()}
     unexpected = [n for n in sorted(set(reader.entries) - used) if not is_bookkeeping(n)
-                  and any(n.startswith(own_scopes[half]) for half in halves)]
+                  and n not in GDES_DELTAS.values() and any(n.startswith(own_scopes[half]) for half in halves)]
     if unexpected:  # e.g. a projection where the shapes say none: the model would silently differ
         raise CheckpointError(f"variables the inferred model has no place for: {unexpected[:5]} "
                               f"({len(unexpected)} in all); is this an ELECTRA layout?")
@@ -376,7 +382,10 @@ def tf_to_hf(checkpoint: str, output_dir: str, which: str = "both", hparams: dic
         "do_lower_case", True)) if os.path.isfile(vocab) else None
     with _atomic_directory(output_dir, overwrite) as staging:
         if pair is not None:
-            ElectraPretrainingModel(pair, **halves).save_pretrained(staging)
+            model = ElectraPretrainingModel(pair, **halves)
+            if pair.gradient_disentangled_embeddings:  # the saved deltas, not the halves' rounded difference
+                model.load_embedding_deltas({table: reader.get_tensor(tf) for table, tf in GDES_DELTAS.items()})
+            model.save_pretrained(staging)
         else:
             for half, model in halves.items():
                 model.save_pretrained(os.path.join(staging, half))
@@ -514,6 +523,9 @@ def hf_to_tf(output_dir: str, discriminator: str | None = None, generator: str |
                 raise ValueError(f"the generator's {name} differs from the discriminator's; the original shares "
                                  f"{what} (were these halves trained together? a pair directory says how).")
         tensors.update(gen_tensors)
+    if layout == "gdes":  # the discriminator's deltas under this package's names (generator_modes.GDES_DELTAS)
+        deltas = ElectraPretrainingModel.from_pretrained(pair).embedding_deltas()
+        tensors.update({GDES_DELTAS[table]: delta.float() for table, delta in deltas.items()})
     if optimizer_slots:
         tensors.update({f"{name}/{slot}": torch.zeros_like(t, dtype=torch.float32) for name, t in list(tensors.items())
                         for slot in ("adam_m", "adam_v")})
