@@ -102,6 +102,9 @@ class DataArguments:
     preprocessing_num_workers: int | None = field(default=None, metadata={"help": "Processes for the builder."})
     data_cache_dir: str | None = field(default=None, metadata={
         "help": "Where built examples are cached (default: the datasets cache)."})
+    prepared_data: str | None = field(default=None, metadata={
+        "help": "Examples prepared by prepare_data.py (its --output_dir): no corpus is read and no example built; "
+                "its tokenizer and example length are used."})
 
 
 def parse_arguments(argv: list[str]) -> tuple[ModelArguments, DataArguments, ElectraTrainingArguments]:
@@ -126,8 +129,9 @@ def parse_arguments(argv: list[str]) -> tuple[ModelArguments, DataArguments, Ele
     model_args, data_args, training_args, explicit = cli.parse_arguments(
         (ModelArguments, DataArguments, ElectraTrainingArguments), defaults, argv, description=__doc__)
     training_args.derive_per_device_batch(explicit)
-    if "train_tokenizer" not in explicit and (model_args.tokenizer_name or model_args.discriminator_name_or_path):
-        model_args.train_tokenizer = False  # a tokenizer the user names is used as it is, whatever the preset
+    if "train_tokenizer" not in explicit and (model_args.tokenizer_name or model_args.discriminator_name_or_path
+                                              or data_args.prepared_data):
+        model_args.train_tokenizer = False  # a tokenizer the user names (or prepared) is used as it is
     return model_args, data_args, training_args
 
 
@@ -311,6 +315,15 @@ def check_sources(model_args: ModelArguments, data_args: DataArguments) -> None:
 
     if data_args.train_files:
         resolve_files(data_args.train_files)
+    if data_args.prepared_data:
+        from electra_hf.data.prepared import check_prepared
+
+        check_prepared(data_args.prepared_data)
+        given = [flag for flag, value in (("--train_files", data_args.train_files),
+                                          ("--dataset_name", data_args.dataset_name),
+                                          ("--tokenizer_name", model_args.tokenizer_name)) if value]
+        if given:
+            raise ValueError(f"--prepared_data brings its corpus and tokenizer: drop {', '.join(given)}.")
     config_overrides(model_args, data_args)
     for flag in ("tokenizer_name", "discriminator_name_or_path", "generator_name_or_path"):
         if getattr(model_args, flag):
@@ -336,12 +349,15 @@ def check_training_arguments(training_args) -> None:
 def resume_point(training_args):
     """The checkpoint to resume (the user's, else the output dir's last complete one) and, when it already holds
     every step, its trainer state."""
-    from electra_hf.trainer import check_resumable, finished_training, last_complete_checkpoint
+    from electra_hf.trainer import (check_resumable, finished_training, last_complete_checkpoint,
+                                    resume_on_other_processes)
 
     checkpoint = training_args.resume_from_checkpoint
     check_resumable(checkpoint)
     if checkpoint is None and not training_args.overwrite_output_dir:
         checkpoint = last_complete_checkpoint(training_args.output_dir)
+    if checkpoint and (change := resume_on_other_processes(checkpoint, training_args)):
+        logger.warning(change)
     return checkpoint, finished_training(checkpoint, training_args)
 
 
@@ -382,18 +398,44 @@ def build_model(model_args: ModelArguments, data_args: DataArguments, tokenizer,
     return model if model is not None else ElectraPretrainingModel(config), collator
 
 
-def build_splits(docs, corpus, tokenizer, config, data_args: DataArguments, training_args) -> dict:
-    """The examples (built once, cached), split into training and held-out ones."""
+def prepared_inputs(model_args: ModelArguments, data_args: DataArguments) -> tuple:
+    """--prepared_data: no documents, no corpus; the prepared examples and their tokenizer (the example length
+    becomes the model's)."""
+    from electra_hf.data.prepared import load_prepared
+
+    if model_args.discriminator_name_or_path or model_args.train_tokenizer:
+        raise ValueError("--prepared_data brings its tokenizer: drop --train_tokenizer and "
+                         "--discriminator_name_or_path/--generator_name_or_path.")
+    examples, tokenizer, info = load_prepared(data_args.prepared_data)
+    if data_args.max_seq_length not in (None, info["max_seq_length"]):
+        raise ValueError(f"--prepared_data {data_args.prepared_data} holds examples of up to {info['max_seq_length']} "
+                         f"tokens, not --max_seq_length {data_args.max_seq_length}: prepare them again or drop it.")
+    data_args.max_seq_length = info["max_seq_length"]
+    description = f"{data_args.prepared_data}/tokenizer ({{}} tokens), the prepared examples' own"
+    return None, None, examples, tokenizer, description
+
+
+def build_splits(docs, corpus, tokenizer, config, data_args: DataArguments, training_args, examples=None) -> dict:
+    """The examples (built once, cached; or `examples` prepared beforehand), split into training and held-out
+    ones."""
     import datasets
 
     from electra_hf.data import ExampleBuilder, blank_lines_end_documents, build_examples, split_for_evaluation
 
+    if examples is not None:
+        return split_for_evaluation(examples, data_args.eval_size, seed=training_args.seed)
     builder = ExampleBuilder(tokenizer, max_seq_length=config.max_seq_length, seed=training_args.seed,
                              blanks_separate_docs=blank_lines_end_documents(corpus), text_column=data_args.text_column)
     with training_args.main_process_first(desc="building examples"):
         cache_dir = data_args.data_cache_dir or os.path.join(datasets.config.HF_DATASETS_CACHE, "electra_hf")
         examples = build_examples(docs, builder, cache_dir=cache_dir, num_proc=data_args.preprocessing_num_workers)
-        return split_for_evaluation(examples, data_args.eval_size, seed=training_args.seed)
+        splits = split_for_evaluation(examples, data_args.eval_size, seed=training_args.seed)
+    accelerator = training_args.accelerator_config
+    if data_args.streaming and training_args.world_size > 1 and accelerator.dispatch_batches is None:
+        # each process reads its own part of the stream (accelerate: whole shards when there are enough, else
+        # its share of every global batch), instead of the main process reading all and handing batches out
+        accelerator.dispatch_batches = False
+    return splits
 
 
 def train_and_evaluate(trainer, checkpoint: str | None, finished) -> dict:
@@ -466,25 +508,30 @@ def pretrain(model_args: ModelArguments, data_args: DataArguments, training_args
     if finished is not None and final_model_written(training_args.output_dir, finished.global_step):
         return report_finished_run(training_args.output_dir, finished, checkpoint, training_args.process_index == 0)
 
-    corpus = corpus_spec(data_args)
-    with training_args.main_process_first(desc="reading the corpus"):
-        docs = load_documents(corpus, cache_dir=data_args.data_cache_dir)
-    if model_args.train_tokenizer and data_args.streaming:
-        raise ValueError("--train_tokenizer needs the whole corpus: drop --streaming or train it beforehand.")
     if training_args.overwrite_output_dir and training_args.should_save:
         remove_checkpoints(training_args.output_dir)
-    with training_args.main_process_first(desc="the tokenizer"):
-        tokenizer, tokenizer_description = load_or_train_tokenizer(
-            model_args, docs, data_args.text_column, training_args.output_dir,
-            reuse=not training_args.overwrite_output_dir)
+    if data_args.prepared_data:
+        docs, corpus, examples, tokenizer, tokenizer_description = prepared_inputs(model_args, data_args)
+    else:
+        corpus = corpus_spec(data_args)
+        with training_args.main_process_first(desc="reading the corpus"):
+            docs = load_documents(corpus, cache_dir=data_args.data_cache_dir)
+        if model_args.train_tokenizer and data_args.streaming:
+            raise ValueError("--train_tokenizer needs the whole corpus: drop --streaming or train it beforehand.")
+        with training_args.main_process_first(desc="the tokenizer"):
+            tokenizer, tokenizer_description = load_or_train_tokenizer(
+                model_args, docs, data_args.text_column, training_args.output_dir,
+                reuse=not training_args.overwrite_output_dir)
+        examples = None
     model, collator = build_model(model_args, data_args, tokenizer, checkpoint, training_args.seed)
-    splits = build_splits(docs, corpus, tokenizer, model.config, data_args, training_args)
+    splits = build_splits(docs, corpus, tokenizer, model.config, data_args, training_args, examples)
     if splits.get("validation") is None:
         training_args.eval_strategy = "no"
 
     trainer = ElectraTrainer(model=model, args=training_args, train_dataset=splits["train"],
                              eval_dataset=splits.get("validation"), data_collator=collator, processing_class=tokenizer)
-    corpus_name = data_args.dataset_name or ", ".join(data_args.train_files or ["the bundled Jane Austen corpus"])
+    corpus_name = (f"the examples prepared in {data_args.prepared_data}" if data_args.prepared_data else
+                   data_args.dataset_name or ", ".join(data_args.train_files or ["the bundled Jane Austen corpus"]))
     if trainer.is_world_process_zero():
         log_banner(training_args, corpus_name, docs, splits, tokenizer_description.format(f"{len(tokenizer):,}"),
                    model, checkpoint)

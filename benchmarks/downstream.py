@@ -6,6 +6,8 @@ pre-training run has seen: the claim of the ELECTRA paper's Table 1 / Figure 1, 
     python benchmarks/downstream.py --budget_minutes 30 --seeds 5 --output_dir runs/downstream
     python benchmarks/downstream.py --train_file train.csv --validation_file dev.csv \\
         --pretrain_files my_corpus/ --text_column text --label_column label      # your own task and corpus
+    python benchmarks/downstream.py --arms electra --pretrain_steps 1891 \\
+        --config_overrides '{"gradient_disentangled_embeddings": true}'          # an ELECTRA variant, at set steps
 
 Arms: `electra` (run_pretraining.py's ELECTRA), `mlm` (`--objective mlm`: the same encoder trained as a
 masked LM) and `random` (the same encoder, initialised as the original initialises it, not trained). Both
@@ -200,6 +202,9 @@ def parse_args(argv=None):
     parser.add_argument("--preset", default="demo", help="run_pretraining.py's preset: the encoder of every arm.")
     parser.add_argument("--config_overrides", default=None, help="run_pretraining.py's --config_overrides.")
     parser.add_argument("--calibration_steps", type=int, default=30, help="Steps timed to measure s/step.")
+    parser.add_argument("--pretrain_steps", type=int, default=None,
+                        help="Pre-training steps of every arm instead of a wall-clock budget (no calibration): equal "
+                             "steps, for arms whose steps cost about the same.")
     parser.add_argument("--pretrain_eval_size", type=int, default=300)
     parser.add_argument("--train_file", default=None, help="A csv task (default: the novels task).")
     parser.add_argument("--validation_file", default=None)
@@ -246,7 +251,8 @@ def main(argv=None) -> dict:
     budget = 60 * args.budget_minutes
     report = {"task": task, "budget_seconds_per_arm": budget, "train_examples": len(read_labels(
         train_file, args.label_column)), "validation_examples": len(labels), "majority_class_accuracy": majority,
-        "preset": args.preset, "config_overrides": args.config_overrides, "arms": {}}
+        "preset": args.preset, "config_overrides": args.config_overrides, "pretrain_steps": args.pretrain_steps,
+        "arms": {}}
     tokenizer_dir, models = None, {}
     earlier = os.path.join(args.output_dir, "downstream.json")
     if args.reuse_pretraining:
@@ -262,7 +268,7 @@ def main(argv=None) -> dict:
     trained = [a for a in ("electra", "mlm") if not args.reuse_pretraining and (
         a in args.arms or (a == "electra" and "random" in args.arms))]
     costs = {}
-    for arm in trained:
+    for arm in trained if args.pretrain_steps is None else ():
         # calibrate every arm before any trains, so all are timed on the machine in the same state: two short
         # runs of N and 2N steps, whose difference is the cost of N steady steps (start-up, the first slow steps
         # and the final evaluation cancel out); the first also builds the examples and the vocabulary
@@ -274,10 +280,11 @@ def main(argv=None) -> dict:
         steady = (2 * n * second - n * first) / n
         costs[arm] = (steady if steady > 0 else second, time.time() - started)  # noise beat a tiny N: the average
     for arm in trained:
-        seconds, calibration_wall = costs[arm]
+        seconds, calibration_wall = costs.get(arm, (None, 0.0))
         started = time.time()
-        steps = max(1, int(budget / seconds))
+        steps = args.pretrain_steps or max(1, int(budget / seconds))
         path, metrics, seconds_measured = pretrain(arm, args, corpus, steps, tokenizer_dir)
+        tokenizer_dir = tokenizer_dir or os.path.join(path, "tokenizer")  # learned by the first arm
         models[arm] = os.path.join(path, "discriminator" if arm == "electra" else "generator")
         report["arms"][arm] = {"steps": steps, "seconds_per_step": seconds, "seconds_per_step_in_run":
                                seconds_measured, "wall_seconds": calibration_wall + time.time() - started,
@@ -291,9 +298,9 @@ def main(argv=None) -> dict:
                                     "std": statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0})
     report["arms"] = {arm: report["arms"][arm] for arm in ARMS if arm in report["arms"]}
     table = summary_table(report)
+    per_arm = f"{args.pretrain_steps:,} steps" if args.pretrain_steps else f"budget {budget / 60:g} min"
     print(f"\nDownstream accuracy ({task} task, {report['train_examples']} training / "
-          f"{report['validation_examples']} dev examples; pre-training budget {budget / 60:g} min per arm):\n"
-          + table)
+          f"{report['validation_examples']} dev examples; pre-training {per_arm} per arm):\n" + table)
     report["table"] = table
     report["finetune_learning_rate"] = args.finetune_learning_rate or "run_glue.py's recipe"
     for path in filter(None, (None if args.reuse_pretraining else earlier, args.json)):

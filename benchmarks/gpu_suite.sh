@@ -10,6 +10,9 @@
 #   pretrain_small_b128_compile.json  electra_hf under torch.compile (default, and reduce-overhead: CUDA graphs)
 #   pretrain_base_b32_512.json        ELECTRA-Base at 512 tokens (MFU against the H100/H200 bf16 peak)
 #   glue_small.json                   fine-tuning steps/s against plain transformers' Trainer
+#   sharded_<config>.log              the scale-out issue's sharded runs (configs/accelerate/: FSDP full-shard,
+#                                     DeepSpeed ZeRO-2 and ZeRO-3) on one GPU: 4 steps, a checkpoint, a resume to 6,
+#                                     the final halves loaded by the stock classes
 # Each step has its own time limit, so a hang or a failure costs that step only; SMOKE=1 runs every step for
 # one or two steps on any device (a check of the script itself, e.g. on a CPU).
 set -uo pipefail
@@ -54,4 +57,14 @@ run pretrain_base_b32_512 90 python benchmarks/pretrain_throughput.py --presets 
     --output "$OUT/pretrain_base_b32_512.json"
 run glue_small 90 python benchmarks/glue_finetune.py --steps "$GLUE_STEPS" --eval_examples 512 "${BF16[@]}" \
     --output "$OUT/glue_small.json"
+python -m pip install -q deepspeed || echo "deepspeed not installed"
+for config in fsdp_full_shard deepspeed_zero2 deepspeed_zero3; do
+    launch="python -m accelerate.commands.launch --config_file configs/accelerate/$config.yaml --num_processes 1"
+    pre="run_pretraining.py --preset tiny --output_dir $OUT/sharded_$config --save_steps 2 --eval_size 0 --report_to none"
+    run "sharded_$config" 240 bash -c "$launch $pre --max_steps 4 && $launch $pre --max_steps 6 && python -c \"
+from transformers import ElectraForMaskedLM, ElectraForPreTraining
+import json; print(json.load(open('$OUT/sharded_$config/trainer_state.json'))['global_step'])
+ElectraForPreTraining.from_pretrained('$OUT/sharded_$config/discriminator')
+ElectraForMaskedLM.from_pretrained('$OUT/sharded_$config/generator'); print('halves load')\""
+done
 ls -l "$OUT"

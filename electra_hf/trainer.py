@@ -148,6 +148,32 @@ def finished_training(checkpoint: str | None, args: TrainingArguments) -> Traine
     return state if state.global_step >= target > 0 else None
 
 
+def saved_processes(checkpoint: str) -> int:
+    """How many processes wrote a checkpoint (one RNG state each: rng_state_<rank>.pth, or rng_state.pth alone)."""
+    return max(1, sum(bool(re.fullmatch(r"rng_state_\d+\.pth", name)) for name in os.listdir(checkpoint)))
+
+
+def resume_on_other_processes(checkpoint: str, args: TrainingArguments) -> str | None:
+    """What changes when a checkpoint written by N processes resumes on M (None when M = N): with the same global
+    batch the examples come in the same order (each global batch is the same examples, shared out differently),
+    but each process's random stream (masks, samples, dropout) is not the saved one; with another global batch the
+    order and the recipe change too."""
+    saved = saved_processes(checkpoint)
+    if saved == args.world_size:
+        return None
+    state = TrainerState.load_from_json(os.path.join(checkpoint, "trainer_state.json"))
+    accumulation = args.gradient_accumulation_steps
+    before = state.train_batch_size * saved * accumulation
+    now = args.per_device_train_batch_size * args.world_size * accumulation
+    what = (f"the global batch ({now}) and the order of the examples are kept; each process's random stream "
+            "(masks, samples, dropout) is new, so the steps from here differ from an uninterrupted run's"
+            if before == now else
+            f"the global batch changes from {before} to {now}, so the examples come in another order and the "
+            f"recipe changes (pass --global_batch_size {before} to keep it)")
+    return f"{checkpoint} was written by {saved} process{'es' if saved > 1 else ''} and resumes on " \
+           f"{args.world_size}: {what}."
+
+
 def remove_checkpoints(output_dir: str, reason: str = "--overwrite_output_dir") -> None:
     """Delete `checkpoint-N` folders, so that a run started afresh is not resumed from an older run later."""
     if not os.path.isdir(output_dir):

@@ -92,7 +92,7 @@ def test_the_saved_discriminator_is_a_stock_model_with_the_merged_tables(tmp_pat
         ElectraPretrainingModel(gdes_config()).load_pair_weights(tmp_path)
 
 
-def test_a_resumed_gdes_run_equals_the_uninterrupted_one(corpus, tmp_path):
+def test_a_resumed_gdes_run_equals_the_uninterrupted_one(corpus, tmp_path):  # noqa: F811
     whole, stopped = tmp_path / "whole", tmp_path / "stopped"
     argv = dict(embedding_sharing="gdes", eval_steps=100, weight_decay=0.01)
     run_pretraining.main(args_for(corpus, whole, **argv))

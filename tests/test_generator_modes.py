@@ -19,7 +19,8 @@ CASES = [(mode, objective) for mode in MODES.values() for objective in mode.obje
 def build(mode, objective):
     torch.manual_seed(0)
     config = ElectraPretrainingConfig.from_preset(
-        "tiny", objective=objective, generator_hidden_size=0.5, **{name: getattr(mode, name) for name in MODE_FIELDS[1:]})
+        "tiny", objective=objective, generator_hidden_size=0.5,
+        **{name: getattr(mode, name) for name in MODE_FIELDS[1:]})
     return ElectraPretrainingModel(config)
 
 

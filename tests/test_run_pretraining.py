@@ -3,6 +3,7 @@
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 
@@ -299,6 +300,92 @@ def test_several_processes_through_accelerate_launch(corpus, tmp_path, processes
     assert "Total train batch size (w. parallel, distributed & accumulation) = 8" in output
     assert f"Batch           = {8 // processes} per device x {processes} processes x 1 accumulation = 8" in output
     ElectraForPreTraining.from_pretrained(tmp_path / "ddp" / "discriminator")
+
+
+def recorded_run(corpus, output_dir, processes: int, **overrides) -> list[list[dict]]:
+    """run_pretraining.py on `processes` processes (accelerate launch, gloo) through tests/recording_script.py:
+    per process, the steps it trained and a hash of each sequence it trained on."""
+    records = output_dir.parent / f"{output_dir.name}-records"
+    records.mkdir()
+    launcher = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(processes),
+                "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
+    result = subprocess.run([*(launcher if processes > 1 else [sys.executable]),
+                             os.path.join(ROOT, "tests", "recording_script.py"), str(records),
+                             *args_for(corpus, output_dir, use_cpu=True, **overrides)],
+                            capture_output=True, text=True, timeout=400, cwd=ROOT,
+                            env={**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    (output_dir.parent / f"{output_dir.name}.log").write_text(result.stdout + result.stderr)
+    return [[json.loads(line) for line in open(records / f"rank{rank}.jsonl")] for rank in range(processes)]
+
+
+@pytest.mark.slow
+def test_a_stream_read_by_two_processes_resumes_where_it_stopped(corpus, tmp_path):
+    """--streaming on 2 processes: each reads its own part of the stream (no sequence trained on twice, or by both
+    ranks, and together what one process with their global batch reads), and a run resumed from its step-3
+    checkpoint trains steps 4-6 on the sequences the uninterrupted run did, with its losses."""
+    stream = dict(streaming=True, eval_size=8, eval_steps=100)
+    whole = recorded_run(corpus, tmp_path / "whole", 2, per_device_train_batch_size=4, **stream)
+    alone = recorded_run(corpus, tmp_path / "alone", 1, per_device_train_batch_size=8, **stream)[0]
+    assert [set(whole[0][k]["rows"] + whole[1][k]["rows"]) for k in range(6)] == [set(s["rows"]) for s in alone]
+    (tmp_path / "stopped").mkdir()
+    shutil.copytree(tmp_path / "whole" / "checkpoint-3", tmp_path / "stopped" / "checkpoint-3")
+    resumed = recorded_run(corpus, tmp_path / "stopped", 2, per_device_train_batch_size=4, **stream)
+    rows = [row for rank in whole for step in rank for row in step["rows"]]
+    assert len(rows) == 6 * 2 * 4 and len(set(rows)) == len(rows)  # 6 steps x 2 ranks x 4 sequences, all different
+    for rank in (0, 1):
+        assert [step["step"] for step in whole[rank]] == [1, 2, 3, 4, 5, 6]
+        assert resumed[rank] == whole[rank][3:]
+    assert losses(tmp_path / "stopped") == pytest.approx(losses(tmp_path / "whole"), rel=1e-5)
+
+
+@pytest.mark.slow
+def test_a_checkpoint_of_two_processes_resumes_on_one(corpus, tmp_path):
+    """Elastic resume: a 2-process run's step-2 checkpoint continued by 1 process with the same global batch (8)
+    trains steps 3-4 on the examples the 2-process run did, and says what is not kept (each process's random
+    stream)."""
+    batch = dict(per_device_train_batch_size=None, global_batch_size=8, eval_size=0, max_steps=4, save_steps=2)
+    two = recorded_run(corpus, tmp_path / "two", 2, **batch)
+    (tmp_path / "one").mkdir()
+    shutil.copytree(tmp_path / "two" / "checkpoint-2", tmp_path / "one" / "checkpoint-2")
+    one = recorded_run(corpus, tmp_path / "one", 1, **batch)[0]
+    assert [step["step"] for step in one] == [3, 4]
+    assert [set(two[0][k]["rows"] + two[1][k]["rows"]) for k in (2, 3)] == [set(step["rows"]) for step in one]
+    log = (tmp_path / "one.log").read_text()
+    assert "was written by 2 processes and resumes on 1: the global batch (8) and the order of the examples " \
+           "are kept" in " ".join(log.split())
+
+
+@pytest.mark.slow
+def test_two_nodes_on_one_host_train_save_and_resume(corpus, tmp_path):
+    """Two "machines" of one process each (accelerate's --num_machines 2 --machine_rank 0/1, gloo over
+    127.0.0.1) train 4 steps and checkpoint; the same two commands with --max_steps 6 resume from step 4."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+
+    def both_nodes(max_steps):
+        argv = args_for(corpus, tmp_path / "out", max_steps=max_steps, save_steps=2, eval_size=0, use_cpu=True,
+                        log_level="info")
+        nodes = [subprocess.Popen([sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_machines",
+                                   "2", "--machine_rank", str(rank), "--main_process_ip", "127.0.0.1",
+                                   "--main_process_port", str(port), "--num_processes", "2", "--mixed_precision",
+                                   "no", "--dynamo_backend", "no", os.path.join(ROOT, "run_pretraining.py"), *argv],
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT)
+                 for rank in (0, 1)]
+        outputs = [node.communicate(timeout=400)[0] for node in nodes]
+        assert [node.returncode for node in nodes] == [0, 0], outputs[0][-3000:] + outputs[1][-3000:]
+        return outputs[0]
+
+    first = both_nodes(4)
+    assert "1 processes" not in first and "x 2 processes x" in first  # one global batch over the two machines
+    assert json.loads((tmp_path / "out" / "checkpoint-4" / "trainer_state.json").read_text())["global_step"] == 4
+    second = both_nodes(6)
+    assert "resuming" in second and "checkpoint-4" in second
+    state = json.loads((tmp_path / "out" / "trainer_state.json").read_text())
+    assert state["global_step"] == 6 and len([log for log in state["log_history"] if "loss" in log]) == 6
+    ElectraPretrainingModel.from_pretrained(tmp_path / "out")
 
 
 @pytest.mark.slow

@@ -8,7 +8,13 @@ import sys
 import pytest
 import torch
 from datasets import Dataset
-from transformers import ElectraConfig, ElectraForSequenceClassification, TrainerCallback
+from transformers import (
+    ElectraConfig,
+    ElectraForMaskedLM,
+    ElectraForPreTraining,
+    ElectraForSequenceClassification,
+    TrainerCallback,
+)
 
 from electra_hf import (
     DataCollatorForElectra,
@@ -183,3 +189,34 @@ def test_one_global_clip_over_both_networks(tmp_path, tokenizer, tiny_config, se
     assert all(norm > 1 for norm in pre_clip)  # an untrained ELECTRA's gradients are large (loss weight 50)
     # after clipping, the norm over all parameters of both networks together is exactly max_grad_norm
     assert ClippedNorm.norms == pytest.approx([1.0] * 3, rel=1e-4)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sharing", ["es", "gdes"])
+def test_fsdp_keeps_sharing_and_tying_and_saves_stock_halves(tmp_path, sharing):
+    """2 processes of torch FSDP (tests/fsdp_script.py; accelerate's FSDP needs a GPU): after two steps the shared
+    embeddings and the tied output layer are still one, and the gathered state saves as halves the stock classes
+    load with those values (GDES: the discriminator's tables merged, its deltas kept for a resume)."""
+    out = tmp_path / "pair"
+    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                             os.path.join(os.path.dirname(__file__), "fsdp_script.py"), str(out), sharing],
+                            capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads((out / "report.json").read_text()) == {"shared": sharing == "es", "tied": True}
+    state = torch.load(out / "state.pt")
+    disc = ElectraForPreTraining.from_pretrained(out / "discriminator")
+    gen = ElectraForMaskedLM.from_pretrained(out / "generator")
+    table = "electra.embeddings.word_embeddings.weight"
+    expected = state[f"generator.{table}"] + (
+        state["discriminator.electra.embeddings.word_embeddings.parametrizations.weight.original"] if sharing == "gdes"
+        else 0)
+    assert torch.equal(disc.state_dict()[table], expected)
+    if sharing == "es":
+        assert torch.equal(state[f"discriminator.{table}"], state[f"generator.{table}"])  # one table, both halves
+    assert torch.equal(gen.state_dict()[table], state[f"generator.{table}"])
+    assert torch.equal(gen.get_output_embeddings().weight, gen.get_input_embeddings().weight)
+    layer = "electra.encoder.layer.1.output.dense.weight"
+    assert torch.equal(disc.state_dict()[layer], state[f"discriminator.{layer}"])
+    pair = ElectraPretrainingModel.from_pretrained(out)
+    assert pair.config.embedding_sharing == sharing

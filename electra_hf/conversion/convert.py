@@ -254,8 +254,8 @@ def generator_names(config: ElectraConfig, layout: str) -> list[tuple[str, str, 
     has_projection = config.embedding_size != config.hidden_size
     if layout in TWO_TOWER:
         return two_tower_table(config.num_hidden_layers, has_projection, layout == "two_tower_untied")
-    scope = {"separate": ("electra", "generator"), "untied": ("generator", "generator"), "gdes": ("generator", "generator"),
-             "tied": ("electra", "electra")}
+    scope = {"separate": ("electra", "generator"), "untied": ("generator", "generator"),
+             "gdes": ("generator", "generator"), "tied": ("electra", "electra")}
     embeddings_scope, encoder_scope = scope[layout]
     return name_table(embeddings_scope, encoder_scope, config.num_hidden_layers, has_projection, GENERATOR_HEAD,
                       output_bias=GENERATOR_OUTPUT_BIAS)
