@@ -47,8 +47,9 @@ def synthetic_corpus(path: str, size_mb: float, seed: int = 0) -> str:
 def measure(corpus: str, output_dir: str, num_proc: int, cache_dir: str) -> dict:
     """One prepare_data.py run under /usr/bin/time: its wall time and peak RSS."""
     argv = ["/usr/bin/time", "-f", "%M", "-o", output_dir + ".rss", sys.executable,
-            os.path.join(ROOT, "prepare_data.py"), "--train_files", corpus, "--output_dir", output_dir, "--preset", "small", "--preprocessing_num_workers",
-            str(num_proc), "--data_cache_dir", cache_dir, "--overwrite_output_dir"]
+            os.path.join(ROOT, "prepare_data.py"), "--train_files", corpus, "--output_dir", output_dir,
+            "--preset", "small", "--preprocessing_num_workers", str(num_proc), "--data_cache_dir", cache_dir,
+            "--overwrite_output_dir"]
     begin = time.perf_counter()
     subprocess.run(argv, check=True, capture_output=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     wall = time.perf_counter() - begin
