@@ -7,9 +7,10 @@ in shards, so that pre-training runs on any number of processes and nodes read t
         --preprocessing_num_workers 16
     accelerate launch run_pretraining.py --preset base --prepared_data data/base-512 --output_dir runs/base
 
-It takes run_pretraining.py's corpus and tokenizer arguments (the preset gives the example length and, for the
-demo, the learned vocabulary); the examples are those run_pretraining.py would build with the same arguments and
---seed. Memory stays bounded: documents and examples are Arrow files on disk, processed in batches.
+It takes run_pretraining.py's corpus and tokenizer arguments and those that set the example length (the preset,
+--hparams, --config_overrides, --max_seq_length; for the demo, also its learned vocabulary); the examples are those
+run_pretraining.py would build with the same arguments and --seed. Memory stays bounded: documents and examples are
+Arrow files on disk, processed in batches.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from dataclasses import dataclass, field
 
 import run_pretraining
 from electra_hf import cli
-from electra_hf.presets import PRESETS
 
 logger = logging.getLogger("prepare_data")
 
@@ -38,7 +38,8 @@ class PrepareArguments:
 
 
 def parse_arguments(argv: list[str]):
-    """The corpus and tokenizer arguments of run_pretraining.py (the model's are ignored) and PrepareArguments."""
+    """The corpus, tokenizer and model arguments of run_pretraining.py (the model's give the example length) and
+    PrepareArguments."""
     from electra_hf.presets import training_defaults
 
     pre = argparse.ArgumentParser(add_help=False)
@@ -73,12 +74,13 @@ def main(argv: list[str] | None = None) -> dict:
     os.makedirs(args.output_dir, exist_ok=True)
     corpus = run_pretraining.corpus_spec(data_args)
     docs = load_documents(corpus, cache_dir=data_args.data_cache_dir)
+    cache_dir = data_args.data_cache_dir or os.path.join(args.output_dir, "cache")
     tokenizer, _ = run_pretraining.load_or_train_tokenizer(model_args, docs, data_args.text_column, args.output_dir,
-                                                           reuse=False)
-    max_seq_length = data_args.max_seq_length or PRESETS[model_args.preset]["model"]["max_seq_length"]
+                                                           reuse=False, cache_dir=cache_dir)
+    # the length run_pretraining.py's model would have: the preset's or --hparams', then the overrides
+    max_seq_length = run_pretraining.build_config(model_args, data_args, tokenizer).max_seq_length
     builder = ExampleBuilder(tokenizer, max_seq_length=max_seq_length, seed=args.seed,
                              blanks_separate_docs=blank_lines_end_documents(corpus), text_column=data_args.text_column)
-    cache_dir = data_args.data_cache_dir or os.path.join(args.output_dir, "cache")
     examples = build_examples(docs, builder, cache_dir=cache_dir, num_proc=data_args.preprocessing_num_workers)
     info = save_prepared(examples, tokenizer, args.output_dir, max_seq_length=max_seq_length, seed=args.seed,
                          corpus=data_args.dataset_name or ", ".join(data_args.train_files or ["the bundled corpus"]),

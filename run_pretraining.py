@@ -169,8 +169,9 @@ def build_config(model_args: ModelArguments, data_args: DataArguments, tokenizer
     return ElectraPretrainingConfig.from_preset(model_args.preset, tokenizer=tokenizer, **overrides)
 
 
-def load_or_train_tokenizer(model_args, docs, text_column: str, output_dir: str, reuse: bool):
-    from electra_hf.data import load_tokenizer, train_tokenizer
+def load_or_train_tokenizer(model_args, docs, text_column: str, output_dir: str, reuse: bool, cache_dir: str):
+    from electra_hf.data import load_tokenizer
+    from electra_hf.data.tokenizer import learn_tokenizer
 
     if not model_args.train_tokenizer:
         name = model_args.tokenizer_name or model_args.discriminator_name_or_path
@@ -179,9 +180,10 @@ def load_or_train_tokenizer(model_args, docs, text_column: str, output_dir: str,
     description = f"WordPiece, {{}} tokens, learned on the corpus ({saved})"
     if reuse and os.path.exists(os.path.join(saved, "tokenizer_config.json")):  # a resumed run keeps its vocabulary
         return load_tokenizer(saved), description
-    logger.info("Training a vocabulary of %d tokens on the corpus", model_args.vocab_size)
-    batches = (docs[i:i + 1000][text_column] for i in range(0, len(docs), 1000))
-    tokenizer = train_tokenizer(load_tokenizer(model_args.tokenizer_name), batches, model_args.vocab_size)
+    logger.info("Learning a vocabulary of %d tokens on the corpus (or reading it from %s)", model_args.vocab_size,
+                cache_dir)
+    tokenizer = learn_tokenizer(load_tokenizer(model_args.tokenizer_name), docs, text_column, model_args.vocab_size,
+                                cache_dir)
     tokenizer.save_pretrained(saved)
     return tokenizer, description
 
@@ -321,9 +323,13 @@ def check_sources(model_args: ModelArguments, data_args: DataArguments) -> None:
         check_prepared(data_args.prepared_data)
         given = [flag for flag, value in (("--train_files", data_args.train_files),
                                           ("--dataset_name", data_args.dataset_name),
-                                          ("--tokenizer_name", model_args.tokenizer_name)) if value]
+                                          ("--tokenizer_name", model_args.tokenizer_name),
+                                          ("--train_tokenizer", model_args.train_tokenizer),
+                                          ("--discriminator_name_or_path", model_args.discriminator_name_or_path),
+                                          ("--streaming", data_args.streaming)) if value]
         if given:
-            raise ValueError(f"--prepared_data brings its corpus and tokenizer: drop {', '.join(given)}.")
+            raise ValueError(f"--prepared_data brings its examples (memory-mapped, not streamed) and their "
+                             f"tokenizer: drop {', '.join(given)}.")
     config_overrides(model_args, data_args)
     for flag in ("tokenizer_name", "discriminator_name_or_path", "generator_name_or_path"):
         if getattr(model_args, flag):
@@ -403,9 +409,6 @@ def prepared_inputs(model_args: ModelArguments, data_args: DataArguments) -> tup
     becomes the model's)."""
     from electra_hf.data.prepared import load_prepared
 
-    if model_args.discriminator_name_or_path or model_args.train_tokenizer:
-        raise ValueError("--prepared_data brings its tokenizer: drop --train_tokenizer and "
-                         "--discriminator_name_or_path/--generator_name_or_path.")
     examples, tokenizer, info = load_prepared(data_args.prepared_data)
     if data_args.max_seq_length not in (None, info["max_seq_length"]):
         raise ValueError(f"--prepared_data {data_args.prepared_data} holds examples of up to {info['max_seq_length']} "
@@ -415,20 +418,25 @@ def prepared_inputs(model_args: ModelArguments, data_args: DataArguments) -> tup
     return None, None, examples, tokenizer, description
 
 
+def examples_cache_dir(data_args: DataArguments) -> str:
+    """Where the examples (and a learned vocabulary) are kept between runs."""
+    import datasets
+
+    return data_args.data_cache_dir or os.path.join(datasets.config.HF_DATASETS_CACHE, "electra_hf")
+
+
 def build_splits(docs, corpus, tokenizer, config, data_args: DataArguments, training_args, examples=None) -> dict:
     """The examples (built once, cached; or `examples` prepared beforehand), split into training and held-out
     ones."""
-    import datasets
-
     from electra_hf.data import ExampleBuilder, blank_lines_end_documents, build_examples, split_for_evaluation
 
     if examples is not None:
-        return split_for_evaluation(examples, data_args.eval_size, seed=training_args.seed)
+        return split_for_evaluation(examples, data_args.eval_size, seed=training_args.seed, shared_folder=True)
     builder = ExampleBuilder(tokenizer, max_seq_length=config.max_seq_length, seed=training_args.seed,
                              blanks_separate_docs=blank_lines_end_documents(corpus), text_column=data_args.text_column)
     with training_args.main_process_first(desc="building examples"):
-        cache_dir = data_args.data_cache_dir or os.path.join(datasets.config.HF_DATASETS_CACHE, "electra_hf")
-        examples = build_examples(docs, builder, cache_dir=cache_dir, num_proc=data_args.preprocessing_num_workers)
+        examples = build_examples(docs, builder, cache_dir=examples_cache_dir(data_args),
+                                  num_proc=data_args.preprocessing_num_workers)
         splits = split_for_evaluation(examples, data_args.eval_size, seed=training_args.seed)
     accelerator = training_args.accelerator_config
     if data_args.streaming and training_args.world_size > 1 and accelerator.dispatch_batches is None:
@@ -521,7 +529,7 @@ def pretrain(model_args: ModelArguments, data_args: DataArguments, training_args
         with training_args.main_process_first(desc="the tokenizer"):
             tokenizer, tokenizer_description = load_or_train_tokenizer(
                 model_args, docs, data_args.text_column, training_args.output_dir,
-                reuse=not training_args.overwrite_output_dir)
+                reuse=not training_args.overwrite_output_dir, cache_dir=examples_cache_dir(data_args))
         examples = None
     model, collator = build_model(model_args, data_args, tokenizer, checkpoint, training_args.seed)
     splits = build_splits(docs, corpus, tokenizer, model.config, data_args, training_args, examples)

@@ -15,6 +15,7 @@ import glob
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import time
@@ -45,7 +46,8 @@ def synthetic_corpus(path: str, size_mb: float, seed: int = 0) -> str:
 
 
 def measure(corpus: str, output_dir: str, num_proc: int, cache_dir: str) -> dict:
-    """One prepare_data.py run under /usr/bin/time: its wall time and peak RSS."""
+    """One prepare_data.py run under /usr/bin/time, from an empty cache: its wall time and peak RSS."""
+    shutil.rmtree(cache_dir, ignore_errors=True)  # documents and examples built, not read back from a last run
     argv = ["/usr/bin/time", "-f", "%M", "-o", output_dir + ".rss", sys.executable,
             os.path.join(ROOT, "prepare_data.py"), "--train_files", corpus, "--output_dir", output_dir,
             "--preset", "small", "--preprocessing_num_workers", str(num_proc), "--data_cache_dir", cache_dir,
@@ -57,6 +59,7 @@ def measure(corpus: str, output_dir: str, num_proc: int, cache_dir: str) -> dict
         peak_kb = int(f.read().split()[-1])
     with open(os.path.join(output_dir, "electra_prepared.json")) as f:
         info = json.load(f)
+    shutil.rmtree(cache_dir)
     return {"wall_seconds": wall, "examples": info["examples"], "examples_per_second": info["examples"] / wall,
             "peak_rss_gib": peak_kb / 2 ** 20}
 

@@ -77,7 +77,8 @@ def check_before_loading(dataclass_types: tuple, argv: list[str], check) -> None
         parsed = parser.parse_dict({**dict.fromkeys(required), **given}, allow_extra_keys=True)
     else:
         parsed = parser.parse_args_into_dataclasses(args=argv, return_remaining_strings=True)[:-1]
-    check(*parsed)
+    if all(getattr(arguments, name, "") is not None for arguments in parsed for name in required):
+        check(*parsed)  # else the full parse names the missing argument
 
 
 def check_finetuning_inputs(dataclass_types: tuple, argv: list[str]) -> None:

@@ -19,8 +19,10 @@ MODE_FIELDS = ("objective", "generator_type", "tie_generator", "untied_generator
 # DeBERTaV3's names for how the two halves share embeddings (He et al. 2021, Table 4): ES the original's one module,
 # GDES gradient-disentangled (the generator's tables plus the discriminator's own difference, no gradient from the
 # discriminator into the generator's), NES none (the original's untied_generator_embeddings)
-EMBEDDING_SHARING = {"es": {}, "gdes": {"gradient_disentangled_embeddings": True},
-                     "none": {"untied_generator_embeddings": True}}
+EMBEDDING_SHARING = {  # each sets both fields: the flag wins over --config_overrides and --hparams
+    "es": {"untied_generator_embeddings": False, "gradient_disentangled_embeddings": False},
+    "gdes": {"untied_generator_embeddings": False, "gradient_disentangled_embeddings": True},
+    "none": {"untied_generator_embeddings": True, "gradient_disentangled_embeddings": False}}
 
 
 @dataclass(frozen=True)

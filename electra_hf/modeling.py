@@ -8,6 +8,7 @@ its own; the pair shares the whole embeddings module unless told otherwise.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -19,7 +20,6 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import parametrize
 from transformers import ElectraForMaskedLM, ElectraForPreTraining, PreTrainedModel
-from transformers.trainer_utils import load_sharded_checkpoint
 from transformers.utils import ModelOutput
 
 from .config import ElectraPretrainingConfig
@@ -192,6 +192,16 @@ def fused_slot_outputs(slot_hidden: torch.Tensor, head: nn.Linear, targets: torc
     loss, _ = linear_cross_entropy(slot_hidden.flatten(0, 1), head.weight, head.bias, flat_targets, norm.flatten(),
                                    on_chunk)
     return SlotOutputs(loss, predictions.view_as(targets), None if sampled is None else sampled.view_as(targets))
+
+
+def _saved_state(folder: str) -> dict[str, torch.Tensor]:
+    """The tensors of a half saved by save_pretrained, in one safetensors file or in the shards its index names."""
+    index = os.path.join(folder, "model.safetensors.index.json")
+    if not os.path.exists(index):
+        return safetensors.torch.load_file(os.path.join(folder, "model.safetensors"))
+    with open(index) as f:
+        shards = sorted(set(json.load(f)["weight_map"].values()))
+    return {k: v for shard in shards for k, v in safetensors.torch.load_file(os.path.join(folder, shard)).items()}
 
 
 class ElectraPretrainingModel(PreTrainedModel):
@@ -470,13 +480,10 @@ class ElectraPretrainingModel(PreTrainedModel):
         """Load the weights of a pair saved by `save_pretrained` into this model, in place (Trainer resume)."""
         for name, half in self.halves().items():
             folder = os.path.join(directory, name)
-            if os.path.exists(os.path.join(folder, "model.safetensors.index.json")):
-                result = load_sharded_checkpoint(half, folder, strict=False)
-            else:
-                state = safetensors.torch.load_file(os.path.join(folder, "model.safetensors"))
-                if name == "discriminator" and self.config.gradient_disentangled_embeddings:
-                    state = self._discriminator_state_with_deltas(state, directory)
-                result = half.load_state_dict(state, strict=False)
+            state = _saved_state(folder)
+            if name == "discriminator" and self.config.gradient_disentangled_embeddings:
+                state = self._discriminator_state_with_deltas(state, directory)
+            result = half.load_state_dict(state, strict=False)
             missing = set(result.missing_keys) - set(half.all_tied_weights_keys)
             if missing or result.unexpected_keys:
                 raise ValueError(f"{folder} does not match this model: missing {sorted(missing)}, unexpected "

@@ -67,7 +67,8 @@ def output_dir_lock(output_dir: str, owner: bool = True):
         return
     os.makedirs(output_dir, exist_ok=True)
     path = os.path.join(output_dir, LOCK_FILE)
-    while not _take(path):
+    taken = _take(path)
+    while not taken:
         holder = _owner(path)
         here = socket.gethostname()
         if holder is not None and (holder.get("host") != here or _alive(int(holder.get("pid", -1)))):
@@ -91,6 +92,7 @@ def output_dir_lock(output_dir: str, owner: bool = True):
                     os.remove(path)
                 except FileNotFoundError:
                     pass
+                taken = _take(path)  # still holding the directory: a racer that re-reads sees it whole
     try:
         yield
     finally:

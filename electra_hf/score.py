@@ -48,7 +48,7 @@ class ScoreArguments:
         "help": "Longest sequence fed to the model, [CLS] and [SEP] included (default: max_position_embeddings)."})
     long_texts: str = field(default="window", metadata={
         "help": "Texts longer than max_length - 2 tokens: window (overlapping windows, each token scored once, "
-                "with the most context) or error.", "choices": ["window", "error"]})  # scoring.LONG_TEXTS
+                "with the most context) or error.", "choices": ["window", "error"]})  # = scoring.LONG_TEXTS
     stride: int | None = field(default=None, metadata={"help": "Tokens between windows (default: half a window)."})
     device: str | None = field(default=None, metadata={"help": "Default: cuda if available, else cpu."})
     tokenizer_name: str | None = field(default=None, metadata={"help": "Default: the model's own tokenizer."})

@@ -13,6 +13,7 @@ import zipfile
 import torch
 from torch.utils.data import SequentialSampler
 from transformers import Trainer, TrainerState, TrainingArguments
+from transformers.trainer import TRAINING_ARGS_NAME
 from transformers.trainer_utils import has_length
 
 from .config import ElectraPretrainingConfig
@@ -153,6 +154,14 @@ def saved_processes(checkpoint: str) -> int:
     return max(1, sum(bool(re.fullmatch(r"rng_state_\d+\.pth", name)) for name in os.listdir(checkpoint)))
 
 
+def saved_accumulation(checkpoint: str, default: int) -> int:
+    """The gradient accumulation a checkpoint was trained with (its training_args.bin; `default` without one)."""
+    path = os.path.join(checkpoint, TRAINING_ARGS_NAME)
+    if not os.path.isfile(path):
+        return default
+    return torch.load(path, weights_only=False).gradient_accumulation_steps  # the run's own pickle, as Trainer's
+
+
 def resume_on_other_processes(checkpoint: str, args: TrainingArguments) -> str | None:
     """What changes when a checkpoint written by N processes resumes on M (None when M = N): with the same global
     batch the examples come in the same order (each global batch is the same examples, shared out differently),
@@ -162,9 +171,8 @@ def resume_on_other_processes(checkpoint: str, args: TrainingArguments) -> str |
     if saved == args.world_size:
         return None
     state = TrainerState.load_from_json(os.path.join(checkpoint, "trainer_state.json"))
-    accumulation = args.gradient_accumulation_steps
-    before = state.train_batch_size * saved * accumulation
-    now = args.per_device_train_batch_size * args.world_size * accumulation
+    before = state.train_batch_size * saved * saved_accumulation(checkpoint, args.gradient_accumulation_steps)
+    now = args.per_device_train_batch_size * args.world_size * args.gradient_accumulation_steps
     what = (f"the global batch ({now}) and the order of the examples are kept; each process's random stream "
             "(masks, samples, dropout) is new, so the steps from here differ from an uninterrupted run's"
             if before == now else

@@ -63,3 +63,18 @@ def test_every_arm_runs_and_is_reported(tmp_path):
         json.loads((tmp_path / "out" / "pretraining" / arm / half / "tokenizer.json").read_text())["model"]["vocab"]
         for arm, half in (("electra", "discriminator"), ("mlm", "generator"))]
     assert tokenizers[0] == tokenizers[1] == tokenizers[2]
+
+
+@pytest.mark.slow
+def test_set_steps_replace_the_calibrated_budget(tmp_path):
+    """--pretrain_steps N: each pre-training arm trains N steps, with no calibration runs."""
+    tiny = json.dumps({"num_hidden_layers": 1, "hidden_size": 32, "intermediate_size": 64, "num_attention_heads": 1,
+                       "embedding_size": 32})
+    report = downstream.main([
+        "--arms", "electra", "--pretrain_steps", "3", "--seeds", "1", "--max_train_examples", "48",
+        "--max_validation_examples", "24", "--finetune_epochs", "1", "--pretrain_eval_size", "16",
+        "--config_overrides", tiny, "--output_dir", str(tmp_path / "out")])
+    row = report["arms"]["electra"]
+    assert list(report["arms"]) == ["electra"] and row["steps"] == 3 and row["seconds_per_step"] is None
+    state = json.loads((tmp_path / "out" / "pretraining" / "electra" / "trainer_state.json").read_text())
+    assert state["global_step"] == 3 and report["pretrain_steps"] == 3

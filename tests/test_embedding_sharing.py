@@ -87,6 +87,11 @@ def test_the_saved_discriminator_is_a_stock_model_with_the_merged_tables(tmp_pat
         assert torch.equal(stock(batch).logits, model.discriminator(batch).logits)
     back = ElectraPretrainingModel.from_pretrained(tmp_path)
     assert all(torch.equal(a, b) for a, b in zip(tables(back)[1].values(), deltas.values()))  # the saved deltas
+    model.save_pretrained(tmp_path / "sharded", max_shard_size="100KB")  # a resume reads shards the same way
+    assert (tmp_path / "sharded" / "discriminator" / "model.safetensors.index.json").exists()
+    resumed = ElectraPretrainingModel(gdes_config())
+    resumed.load_pair_weights(tmp_path / "sharded")
+    assert all(torch.equal(a, b) for a, b in zip(resumed.state_dict().values(), model.state_dict().values()))
     (tmp_path / GDES_DELTAS_FILE).unlink()
     with pytest.raises(ValueError, match=GDES_DELTAS_FILE):
         ElectraPretrainingModel(gdes_config()).load_pair_weights(tmp_path)
@@ -144,5 +149,7 @@ def test_the_flag():
     assert config().embedding_sharing == "es"
     assert config("--embedding_sharing", "gdes").mode.name == "gdes"
     assert config("--embedding_sharing", "none").untied_generator_embeddings
+    overridden = '{"untied_generator_embeddings": true}'
+    assert config("--embedding_sharing", "es", "--config_overrides", overridden).embedding_sharing == "es"
     with pytest.raises(ValueError, match="--untied_generator_embeddings is --embedding_sharing none"):
         config("--embedding_sharing", "gdes", "--untied_generator_embeddings")

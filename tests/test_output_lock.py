@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -87,17 +88,21 @@ except ValueError as err:
 """
 
 
-@pytest.mark.parametrize("stale", [False, True], ids=["fresh folder", "a dead run's lock"])
-def test_runs_started_at_the_same_moment_one_holds(tmp_path, dead_pid, stale):
-    """Four processes released at once onto one folder (empty, or with a killed run's lock to take over):
-    exactly one holds it, the others are refused."""
+@pytest.mark.parametrize("left", [None, "dead", "empty"], ids=["fresh folder", "a dead run's lock",
+                                                            "a lock left half-written"])
+def test_runs_started_at_the_same_moment_one_holds(tmp_path, dead_pid, left):
+    """Four processes released at once onto one folder (empty, or with a killed run's lock to take over, whole
+    or half-written): exactly one holds it, the others are refused."""
     folder, go = tmp_path / "out", tmp_path / "go"
-    if stale:
+    if left == "dead":
         hold(folder, dead_pid)
+    elif left == "empty":  # killed between creating the file and writing it, a while ago
+        folder.mkdir()
+        (folder / LOCK_FILE).touch()
+        os.utime(folder / LOCK_FILE, (time.time() - 60, time.time() - 60))
     racers = [subprocess.Popen([sys.executable, "-c", RACER, str(folder), str(go)], stdout=subprocess.PIPE, text=True,
                                env={**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(__file__))})
               for _ in range(4)]
-    import time
     time.sleep(1.0)  # all four waiting for the signal
     go.touch()
     outcomes = sorted(racer.communicate(timeout=60)[0].strip() for racer in racers)

@@ -35,10 +35,12 @@ def test_prepared_examples_are_the_ones_a_run_builds(prepared, corpus, tmp_path)
 def test_a_run_on_prepared_examples_builds_nothing(prepared, tmp_path, caplog):
     folder, info = prepared
     caplog.set_level("INFO")
+    before = {path: path.stat().st_mtime_ns for path in folder.rglob("*")}
     metrics = run_pretraining.main(args_for(tmp_path, tmp_path / "run", train_files=None, prepared_data=str(folder),
                                             max_steps=2, data_cache_dir=str(tmp_path / "cache")))
     assert "eval_disc_auc" in metrics
     assert not (tmp_path / "cache").exists()  # no corpus read, no example built
+    assert {path: path.stat().st_mtime_ns for path in folder.rglob("*")} == before  # nothing written there
     assert f"the examples prepared in {folder}" in caplog.text
 
 
@@ -49,9 +51,23 @@ def test_prepared_data_mistakes_are_named(prepared, corpus, tmp_path):  # noqa: 
                                       max_seq_length=64))
     with pytest.raises(ValueError, match="drop --train_files"):
         run_pretraining.main(args_for(corpus, tmp_path / "b", prepared_data=str(folder)))
+    with pytest.raises(ValueError, match="not streamed.*drop --train_tokenizer, --streaming"):
+        run_pretraining.main(args_for(tmp_path, tmp_path / "b", train_files=None, prepared_data=str(folder),
+                                      train_tokenizer=True, streaming=True))
     (tmp_path / "unfinished").mkdir()
     with pytest.raises(FileNotFoundError, match=INFO_FILE):
         run_pretraining.main(args_for(tmp_path, tmp_path / "c", train_files=None,
                                       prepared_data=str(tmp_path / "unfinished")))
     with pytest.raises(ValueError, match="already holds prepared examples"):
         prepare_data.main(["--preset", "tiny", "--train_files", str(corpus / "c.txt"), "--output_dir", str(folder)])
+
+
+def test_preparing_again_replaces_every_shard(corpus, tmp_path):  # noqa: F811
+    def prepare(shards):
+        return prepare_data.main(["--preset", "tiny", "--train_files", str(corpus / "c.txt"), "--output_dir",
+                                  str(tmp_path), "--num_shards", str(shards), "--overwrite_output_dir"])
+
+    prepare(3)
+    info = prepare(1)
+    assert info["shards"] == 1 and len(list((tmp_path / "examples").glob("*.arrow"))) == 1
+    assert len(load_prepared(str(tmp_path))[0]) == info["examples"]

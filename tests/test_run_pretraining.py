@@ -119,15 +119,19 @@ def test_rerunning_a_finished_run_trains_nothing(corpus, finished_run, tmp_path,
 
 @pytest.mark.slow
 def test_the_same_command_in_two_processes_gives_the_same_run(corpus, tmp_path):
-    """--seed fixes the initial weights too (the model is built after the seed is set), not only masks and order."""
+    """--seed fixes the initial weights too (the model is built after the seed is set), not only masks and order;
+    a learned vocabulary is learned once (the next run reads it from the data cache)."""
     def run(name, seed):
-        argv = args_for(corpus, tmp_path / name, max_steps=3, save_steps=100, eval_size=0, seed=seed)
+        argv = args_for(corpus, tmp_path / name, max_steps=3, save_steps=100, eval_size=0, seed=seed,
+                        train_tokenizer=True, vocab_size=250, data_cache_dir=str(tmp_path / "cache"))
         subprocess.run([sys.executable, os.path.join(ROOT, "run_pretraining.py"), *argv], check=True, cwd=ROOT,
                        capture_output=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=300)
         return losses(tmp_path / name)
 
     first, second, other_seed = run("a", 7), run("b", 7), run("c", 8)
     assert first == second and len(first) == 3
+    assert (tmp_path / "a" / "tokenizer" / "tokenizer.json").read_text() == (
+        tmp_path / "b" / "tokenizer" / "tokenizer.json").read_text()
     assert first[0] != other_seed[0]
 
 

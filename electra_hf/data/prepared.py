@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 
 INFO_FILE = "electra_prepared.json"
 
@@ -18,10 +19,13 @@ def save_prepared(examples, tokenizer, output_dir: str, *, max_seq_length: int, 
     if os.path.exists(info_path):
         os.remove(info_path)
     shards = os.path.join(output_dir, "examples")
+    shutil.rmtree(shards, ignore_errors=True)  # save_to_disk leaves an earlier preparation's surplus shards
     examples.save_to_disk(shards, num_shards=num_shards, num_proc=num_proc)
     tokenizer.save_pretrained(os.path.join(output_dir, "tokenizer"))
+    with open(os.path.join(shards, "state.json")) as f:
+        written = len(json.load(f)["_data_files"])
     info = {"examples": len(examples), "max_seq_length": max_seq_length, "seed": seed, "corpus": corpus,
-            "vocab_size": len(tokenizer), "shards": sum(name.endswith(".arrow") for name in os.listdir(shards))}
+            "vocab_size": len(tokenizer), "shards": written}
     with open(info_path + ".tmp", "w") as f:
         json.dump(info, f, indent=1)
     os.replace(info_path + ".tmp", info_path)
