@@ -170,8 +170,7 @@ def build_config(model_args: ModelArguments, data_args: DataArguments, tokenizer
 
 
 def load_or_train_tokenizer(model_args, docs, text_column: str, output_dir: str, reuse: bool, cache_dir: str):
-    from electra_hf.data import load_tokenizer
-    from electra_hf.data.tokenizer import learn_tokenizer
+    from electra_hf.data import learn_tokenizer, load_tokenizer
 
     if not model_args.train_tokenizer:
         name = model_args.tokenizer_name or model_args.discriminator_name_or_path
