@@ -38,14 +38,19 @@ def test_capitalised_words_are_names_not_sentence_starts():
     assert downstream.capitalised_words(texts, min_count=2) == {"Darcy"}
 
 
-@pytest.mark.slow
-def test_every_arm_runs_and_is_reported(tmp_path):
+def seconds_long(tmp_path, *argv):
+    """downstream.main on a tiny encoder, a few examples and one epoch: seconds, not minutes."""
     tiny = json.dumps({"num_hidden_layers": 1, "hidden_size": 32, "intermediate_size": 64, "num_attention_heads": 1,
                        "embedding_size": 32})
-    report = downstream.main([
-        "--budget_minutes", "0.02", "--calibration_steps", "2", "--seeds", "2", "--max_train_examples", "48",
-        "--max_validation_examples", "24", "--finetune_epochs", "1", "--pretrain_eval_size", "16",
-        "--config_overrides", tiny, "--output_dir", str(tmp_path / "out"), "--json", str(tmp_path / "r.json")])
+    return downstream.main([*argv, "--max_train_examples", "48", "--max_validation_examples", "24",
+                            "--finetune_epochs", "1", "--pretrain_eval_size", "16", "--config_overrides", tiny,
+                            "--output_dir", str(tmp_path / "out")])
+
+
+@pytest.mark.slow
+def test_every_arm_runs_and_is_reported(tmp_path):
+    report = seconds_long(tmp_path, "--budget_minutes", "0.02", "--calibration_steps", "2", "--seeds", "2",
+                          "--json", str(tmp_path / "r.json"))
     assert list(report["arms"]) == ["electra", "mlm", "random"]
     for arm, row in report["arms"].items():
         assert len(row["accuracies"]) == 2 and all(0 <= a <= 100 for a in row["accuracies"])
@@ -68,12 +73,7 @@ def test_every_arm_runs_and_is_reported(tmp_path):
 @pytest.mark.slow
 def test_set_steps_replace_the_calibrated_budget(tmp_path):
     """--pretrain_steps N: each pre-training arm trains N steps, with no calibration runs."""
-    tiny = json.dumps({"num_hidden_layers": 1, "hidden_size": 32, "intermediate_size": 64, "num_attention_heads": 1,
-                       "embedding_size": 32})
-    report = downstream.main([
-        "--arms", "electra", "--pretrain_steps", "3", "--seeds", "1", "--max_train_examples", "48",
-        "--max_validation_examples", "24", "--finetune_epochs", "1", "--pretrain_eval_size", "16",
-        "--config_overrides", tiny, "--output_dir", str(tmp_path / "out")])
+    report = seconds_long(tmp_path, "--arms", "electra", "--pretrain_steps", "3", "--seeds", "1")
     row = report["arms"]["electra"]
     assert list(report["arms"]) == ["electra"] and row["steps"] == 3 and row["seconds_per_step"] is None
     state = json.loads((tmp_path / "out" / "pretraining" / "electra" / "trainer_state.json").read_text())
