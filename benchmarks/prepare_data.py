@@ -20,7 +20,6 @@ import shutil
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -77,17 +76,15 @@ def measure(corpus: str, output_dir: str, num_proc: int, cache_dir: str) -> dict
             "--preset", "small", "--preprocessing_num_workers", str(num_proc), "--data_cache_dir", cache_dir,
             "--overwrite_output_dir"]
     begin = time.perf_counter()
-    run = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                           env={**os.environ, "HF_HUB_OFFLINE": "1"})
-    with ThreadPoolExecutor(1) as pool:  # stderr read beside the sampling, so the pipe never fills
-        stderr = pool.submit(run.stderr.read)
+    with open(output_dir + ".log", "w") as log:
+        run = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "HF_HUB_OFFLINE": "1"})
         peak_anonymous = 0
         while run.poll() is None:
             peak_anonymous = max(peak_anonymous, anonymous_bytes(run.pid))
             time.sleep(0.1)
-        wall = time.perf_counter() - begin
-        if run.returncode:
-            raise SystemExit(f"prepare_data.py failed:\n{stderr.result()[-3000:]}")
+    wall = time.perf_counter() - begin
+    if run.returncode:
+        raise SystemExit(f"prepare_data.py failed: see {output_dir}.log")
     with open(output_dir + ".rss") as f:
         peak_kb = int(f.read().split()[-1])
     with open(os.path.join(output_dir, "electra_prepared.json")) as f:

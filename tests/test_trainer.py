@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -14,6 +15,7 @@ from transformers import (
     ElectraForPreTraining,
     ElectraForSequenceClassification,
     TrainerCallback,
+    TrainerState,
     TrainingArguments,
 )
 
@@ -24,6 +26,7 @@ from electra_hf import (
     ElectraTrainingArguments,
 )
 from electra_hf.optimization import AdamWeightDecay
+from electra_hf.trainer import resume_on_other_processes
 
 from .conftest import synthetic_sentences
 
@@ -227,12 +230,6 @@ def test_fsdp_keeps_sharing_and_tying_and_saves_stock_halves(tmp_path, sharing):
 def test_resuming_on_other_processes_compares_global_batches(tmp_path, saved, now, kept):
     """The saved run's global batch is its processes x per-device batch x its own accumulation (its
     training_args.bin), not the resumed run's accumulation."""
-    from types import SimpleNamespace
-
-    from transformers import TrainerState
-
-    from electra_hf.trainer import resume_on_other_processes
-
     processes, per_device, accumulation = saved
     for rank in range(processes):
         (tmp_path / f"rng_state_{rank}.pth").touch()
