@@ -4,11 +4,13 @@
 
 Implementations, each on the same generator/discriminator sizes and random full-length rows:
 - electra_hf: DataCollatorForElectra masking + ElectraPretrainingModel (vocabulary projection at the masked
-  slots only) + the original optimizer (foreach; fused on CUDA), with the package's defaults (packed dropout).
+  slots only) + the original optimizer (foreach; fused on CUDA), with the package's defaults (packed dropout,
+  oneDNN linears).
 - electra_hf_torch_dropout: the same with `packed_dropout=False` (torch's dropout).
+- electra_hf_mkl_linear: the same with `onednn_linear=False` (torch's linears: MKL's sgemm in fp32).
 - electra_hf_unfused_head: the same with `fused_vocab_head=False, sampling="gumbel"` (the whole [slots, vocab]
   logits, Gumbel noise over them).
-- electra_hf_unfused: all three switches off: what this package ran before they existed.
+- electra_hf_unfused: all four switches off: what this package ran before they existed.
 - original_tf: the original TensorFlow code (run_pretraining.py PretrainingModel + model/optimization.py), from
   the work tree named by ELECTRA_ORIG_SRC, in tf.compat.v1 graph mode (benchmarks/original_tf.py).
 - lucidrains: lucidrains' `electra-pytorch` (`pip install --no-deps electra-pytorch==0.1.2`) wrapping the
@@ -43,20 +45,22 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from electra_hf import DataCollatorForElectra, ElectraPretrainingConfig, ElectraPretrainingModel  # noqa: E402
 from electra_hf.data import load_tokenizer  # noqa: E402
 from electra_hf.dropout import use_packed_dropout  # noqa: E402
+from electra_hf.onednn_linear import use_onednn_linear  # noqa: E402
 from electra_hf.optimization import AdamWeightDecay, electra_parameter_groups  # noqa: E402
 
-IMPLEMENTATIONS = ("electra_hf", "electra_hf_torch_dropout", "electra_hf_unfused_head", "electra_hf_unfused",
-                   "original_tf", "lucidrains", "naive_hf")
-# What each electra_hf variant switches off: (packed dropout, config overrides).
-VARIANTS = {"electra_hf": (True, {}), "electra_hf_torch_dropout": (False, {}),
-            "electra_hf_unfused_head": (True, {"fused_vocab_head": False, "sampling": "gumbel"}),
-            "electra_hf_unfused": (False, {"fused_vocab_head": False, "sampling": "gumbel"})}
+IMPLEMENTATIONS = ("electra_hf", "electra_hf_torch_dropout", "electra_hf_mkl_linear", "electra_hf_unfused_head",
+                   "electra_hf_unfused", "original_tf", "lucidrains", "naive_hf")
+UNFUSED_HEAD = {"fused_vocab_head": False, "sampling": "gumbel"}
+# What each electra_hf variant switches off: (packed dropout, oneDNN linears, config overrides).
+VARIANTS = {"electra_hf": (True, True, {}), "electra_hf_torch_dropout": (False, True, {}),
+            "electra_hf_mkl_linear": (True, False, {}), "electra_hf_unfused_head": (True, True, UNFUSED_HEAD),
+            "electra_hf_unfused": (False, False, UNFUSED_HEAD)}
 
 
 def benchmark_config(preset: str, impl: str, seq_len: int, objective: str = "electra") -> ElectraPretrainingConfig:
     """The pair an implementation runs: the preset's sizes, with an electra_hf variant's switches."""
     return ElectraPretrainingConfig.from_preset(preset, max_seq_length=seq_len, objective=objective,
-                                                **VARIANTS.get(impl, (None, {}))[1])
+                                                **VARIANTS.get(impl, (None, None, {}))[2])
 
 
 def forward_flops_per_token(cfg, seq_len: int, masked_fraction: float, head: str) -> float:
@@ -90,8 +94,11 @@ def build(impl: str, config: ElectraPretrainingConfig, tokenizer, device, compil
     model = ElectraPretrainingModel(config).to(device)  # all three start from the same shared-embedding pair
     fused = device.type == "cuda"
     if impl in VARIANTS:
-        if VARIANTS[impl][0]:
+        packed_dropout, onednn_linear, _ = VARIANTS[impl]
+        if packed_dropout:
             use_packed_dropout(model)
+        if onednn_linear:
+            use_onednn_linear(model)
         collator = DataCollatorForElectra.from_config(tokenizer, config)
         optimizer = AdamWeightDecay(electra_parameter_groups(model.named_parameters(), 5e-4, 0.01), lr=5e-4,
                                     fused=fused or None)
@@ -244,7 +251,8 @@ def main() -> None:
             for impl in args.impls:
                 child = [sys.executable, __file__, "--preset", preset, "--impl", impl, "--batch_size",
                          str(args.batch_size), "--seq_len", str(args.seq_len), "--steps", str(args.steps),
-                         "--warmup", str(args.warmup), "--device", args.device, "--objective", args.objective] + (["--bf16"] if args.bf16 else []) + (
+                         "--warmup", str(args.warmup), "--device", args.device, "--objective", args.objective] + (
+                    ["--bf16"] if args.bf16 else []) + (
                     ["--compile", args.compile] if args.compile and impl.startswith("electra_hf") else []) + (
                     ["--peak_tflops", str(args.peak_tflops)] if args.peak_tflops else [])
                 out = subprocess.run(child, capture_output=True, text=True)

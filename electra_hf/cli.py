@@ -202,7 +202,7 @@ def one_line_errors(main):
         debug = "--debug" in sys.argv[1:] or os.environ.get("ELECTRA_HF_DEBUG", "") not in ("", "0")
         sys.argv = [arg for arg in sys.argv if arg != "--debug"]
         try:
-            return main(None)
+            result = main(None)
         except USER_ERRORS as err:
             if debug:
                 raise
@@ -211,8 +211,19 @@ def one_line_errors(main):
                 message = f"{err.filename}: {message}"
             sys.stderr.write(f"{program_name()}: error: {message}\n")
             raise SystemExit(2) from None
+        end_process_group()
+        return result
 
     return command
+
+
+def end_process_group() -> None:
+    """Shut torch.distributed down when a command has finished, as torch asks: left to the interpreter's teardown,
+    gloo's threads can abort a finished process (SIGABRT, "terminate called without an active exception"), which
+    the launcher reports as a failed run."""
+    dist = sys.modules.get("torch.distributed")  # never imported by the commands that do not train
+    if dist is not None and dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def train_and_evaluate_by_default(training_args, explicit: set[str]) -> None:

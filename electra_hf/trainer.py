@@ -18,6 +18,7 @@ from transformers.trainer_utils import has_length
 
 from .config import ElectraPretrainingConfig
 from .dropout import use_packed_dropout
+from .onednn_linear import use_onednn_linear
 from .generator_modes import MODE_FIELDS
 from .metrics.pretraining import PretrainingMetrics
 from .modeling import ElectraPretrainingModel
@@ -237,6 +238,8 @@ class ElectraTrainer(Trainer):
         model = self.accelerator.unwrap_model(self.model)
         if getattr(self.args, "packed_dropout", False):
             use_packed_dropout(model)
+        if getattr(self.args, "onednn_linear", False):
+            use_onednn_linear(model)
         tokenizer = self.processing_class or getattr(self.data_collator, "tokenizer", None)
         checked = getattr(self.data_collator, "checked_config", None) is getattr(model, "config", None)
         if isinstance(model, ElectraPretrainingModel) and tokenizer is not None and not checked:

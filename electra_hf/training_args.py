@@ -48,6 +48,10 @@ class ElectraTrainingArguments(TrainingArguments):
         "help": "On a CPU, draw dropout masks four per 64-bit random number (an ELECTRA-Small step about a sixth "
                 "shorter; the drop rate is rounded to a multiple of 1/65536); False uses torch's dropout. No effect "
                 "on other devices."})
+    onednn_linear: bool = field(default=True, metadata={
+        "help": "On an x86 CPU, fp32 linear layers compute their forward and input gradient with oneDNN instead of "
+                "MKL (an ELECTRA-Small step about 7% shorter on the AVX-512 CPU of benchmarks/RESULTS.md; the same "
+                "math to float rounding); False uses torch's. No effect on other devices or under bf16/fp16."})
 
     def __post_init__(self):
         super().__post_init__()

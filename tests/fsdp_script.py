@@ -16,6 +16,7 @@ from torch.distributed.fsdp import fully_shard
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from electra_hf import ElectraPretrainingConfig, ElectraPretrainingModel  # noqa: E402
+from electra_hf.onednn_linear import use_onednn_linear  # noqa: E402
 
 
 def main(output_dir: str, gdes: bool) -> None:
@@ -25,6 +26,7 @@ def main(output_dir: str, gdes: bool) -> None:
     config = ElectraPretrainingConfig.from_preset("tiny", vocab_size=300, gradient_disentangled_embeddings=gdes,
                                                   model_hparam_overrides={"num_hidden_layers": 2})
     model = ElectraPretrainingModel(config)
+    use_onednn_linear(model)  # as ElectraTrainer does before accelerate wraps the model
     for half in (model.generator, model.discriminator):
         for layer in half.electra.encoder.layer:
             fully_shard(layer)

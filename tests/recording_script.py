@@ -10,6 +10,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import run_pretraining  # noqa: E402
 from electra_hf import ElectraTrainer  # noqa: E402
+from electra_hf.cli import end_process_group  # noqa: E402
 
 
 def record_steps(record_dir: str) -> None:
@@ -29,3 +30,4 @@ def record_steps(record_dir: str) -> None:
 if __name__ == "__main__":
     record_steps(sys.argv[1])
     run_pretraining.main(sys.argv[2:])
+    end_process_group()  # as the command does

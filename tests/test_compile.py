@@ -9,6 +9,7 @@ from torch._inductor import config as inductor_config
 
 from electra_hf import DataCollatorForElectra, ElectraPretrainingConfig, ElectraPretrainingModel
 from electra_hf.dropout import use_packed_dropout
+from electra_hf.onednn_linear import use_onednn_linear
 
 
 @pytest.fixture
@@ -22,6 +23,7 @@ def test_compiled_step_matches_eager(tokenizer, sentences, aten_random):
     batch = DataCollatorForElectra.from_config(tokenizer, config, mask=False)([tokenizer(s) for s in sentences[:8]])
     model = ElectraPretrainingModel(config).eval()
     use_packed_dropout(model)
+    use_onednn_linear(model)  # both CPU switches step aside under the compiler, as the Trainer applies them
     compiled = torch.compile(model, backend=os.environ.get("ELECTRA_TEST_COMPILE_BACKEND", "aot_eager"), fullgraph=True)
     outputs = []
     for forward in (model, compiled):
