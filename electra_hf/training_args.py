@@ -51,7 +51,8 @@ class ElectraTrainingArguments(TrainingArguments):
     onednn_linear: bool = field(default=True, metadata={
         "help": "On an x86 CPU, fp32 linear layers compute their forward and input gradient with oneDNN instead of "
                 "MKL (ELECTRA-Small: 1.19x the steps/s at batch 32, 1.33x at 128, on a busy AVX-512 CPU, "
-                "benchmarks/RESULTS.md; the same math to float rounding); False uses torch's. No effect on other devices or under bf16/fp16."})
+                "benchmarks/RESULTS.md; the same math to float rounding); False uses torch's. No effect on other "
+                "devices or under bf16/fp16."})
 
     def __post_init__(self):
         super().__post_init__()
