@@ -18,10 +18,10 @@ from transformers.trainer_utils import has_length
 
 from .config import ElectraPretrainingConfig
 from .dropout import use_packed_dropout
-from .onednn_linear import use_onednn_linear
 from .generator_modes import MODE_FIELDS
 from .metrics.pretraining import PretrainingMetrics
 from .modeling import ElectraPretrainingModel
+from .onednn_linear import use_onednn_linear
 from .optimization import AdamWeightDecay, electra_parameter_groups, get_electra_schedule
 
 logger = logging.getLogger(__name__)

@@ -45,4 +45,4 @@ def main(output_dir: str) -> None:
 
 if __name__ == "__main__":
     main(sys.argv[1])
-    end_process_group()  # as the commands do; a process group left to teardown aborted 1 run in 11 of a full suite
+    end_process_group()  # as the commands do; left to teardown, it aborted a finished run once in a full suite

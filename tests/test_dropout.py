@@ -5,8 +5,7 @@ import torch
 from torch import nn
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
-from electra_hf import (DataCollatorForElectra, ElectraPretrainingConfig, ElectraPretrainingModel, ElectraTrainer,
-                        ElectraTrainingArguments)
+from electra_hf import DataCollatorForElectra, ElectraPretrainingConfig, ElectraPretrainingModel
 from electra_hf.dropout import (PACKED_DROPOUT_ATTENTION, PackedDropout, packed_drop_probability, packed_dropout,
                                 sdpa_with_packed_dropout, use_packed_dropout)
 
@@ -90,12 +89,3 @@ def test_pair_uses_it_everywhere_without_changing_weights_or_eval_outputs(tokeni
     assert torch.isfinite(losses.loss)
     losses.loss.backward()
     assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
-
-
-@pytest.mark.parametrize("packed", [True, False])
-def test_trainer_applies_it_unless_told_not_to(tmp_path, tokenizer, tiny_config, packed):
-    model = ElectraPretrainingModel(tiny_config)
-    args = ElectraTrainingArguments(output_dir=str(tmp_path), packed_dropout=packed, report_to="none", use_cpu=True)
-    ElectraTrainer(model=model, args=args, data_collator=DataCollatorForElectra.from_config(tokenizer, tiny_config))
-    assert any(isinstance(m, PackedDropout) for m in model.modules()) == packed
-    assert (model.discriminator.config._attn_implementation == PACKED_DROPOUT_ATTENTION) == packed

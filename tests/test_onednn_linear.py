@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from electra_hf import DataCollatorForElectra, ElectraPretrainingModel, ElectraTrainer, ElectraTrainingArguments
+from electra_hf import DataCollatorForElectra, ElectraPretrainingModel
 from electra_hf.onednn_linear import AVAILABLE, OneDNNLinear, use_onednn_linear
 
 pytestmark = pytest.mark.skipif(not AVAILABLE, reason="torch without oneDNN, or not an x86 CPU")
@@ -79,11 +79,3 @@ def test_a_pretraining_step_keeps_its_losses_gradients_and_ties(tokenizer, tiny_
         torch.testing.assert_close(getattr(outputs[1], name), getattr(outputs[0], name), rtol=1e-5, atol=1e-5)
     for (name, p_plain), p_fast in zip(plain.named_parameters(), fast.parameters(), strict=True):
         torch.testing.assert_close(p_fast.grad, p_plain.grad, rtol=1e-4, atol=1e-6, msg=name)
-
-
-@pytest.mark.parametrize("onednn", [True, False])
-def test_trainer_applies_it_unless_told_not_to(tmp_path, tokenizer, tiny_config, onednn):
-    model = ElectraPretrainingModel(tiny_config)
-    args = ElectraTrainingArguments(output_dir=str(tmp_path), onednn_linear=onednn, report_to="none", use_cpu=True)
-    ElectraTrainer(model=model, args=args, data_collator=DataCollatorForElectra.from_config(tokenizer, tiny_config))
-    assert any(isinstance(m, OneDNNLinear) for m in model.modules()) == onednn

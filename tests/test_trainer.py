@@ -27,6 +27,9 @@ from electra_hf import (
     ElectraTrainingArguments,
 )
 from electra_hf.cli import one_line_errors
+from electra_hf.dropout import PACKED_DROPOUT_ATTENTION, PackedDropout
+from electra_hf.onednn_linear import AVAILABLE as ONEDNN_AVAILABLE
+from electra_hf.onednn_linear import OneDNNLinear
 from electra_hf.optimization import AdamWeightDecay
 from electra_hf.trainer import resume_on_other_processes
 
@@ -195,6 +198,17 @@ def test_one_global_clip_over_both_networks(tmp_path, tokenizer, tiny_config, se
     assert all(norm > 1 for norm in pre_clip)  # an untrained ELECTRA's gradients are large (loss weight 50)
     # after clipping, the norm over all parameters of both networks together is exactly max_grad_norm
     assert ClippedNorm.norms == pytest.approx([1.0] * 3, rel=1e-4)
+
+
+@pytest.mark.parametrize("on", [True, False])
+def test_trainer_applies_the_cpu_switches_unless_told_not_to(tmp_path, tokenizer, tiny_config, on):
+    model = ElectraPretrainingModel(tiny_config)
+    args = ElectraTrainingArguments(output_dir=str(tmp_path), packed_dropout=on, onednn_linear=on, report_to="none",
+                                    use_cpu=True)
+    ElectraTrainer(model=model, args=args, data_collator=DataCollatorForElectra.from_config(tokenizer, tiny_config))
+    assert any(isinstance(m, PackedDropout) for m in model.modules()) == on
+    assert (model.discriminator.config._attn_implementation == PACKED_DROPOUT_ATTENTION) == on
+    assert any(isinstance(m, OneDNNLinear) for m in model.modules()) == (on and ONEDNN_AVAILABLE)
 
 
 def test_a_finished_command_shuts_its_process_group_down(tmp_path, monkeypatch):
